@@ -32,6 +32,8 @@ class DocumentMeta(BaseModel):
     province: str | None = None          # province of the locality ("Quảng Trị" for Vĩnh Linh)
     level: str | None = None             # "huyện", "tỉnh", "trung ương"
     issued: date | None = None
+    issued_text: str | None = None       # the date as printed, e.g. "tháng 02 năm 2023" when the day is blank
+    year: int | None = None
     signer: str | None = None
     signer_role: str | None = None       # "PHÓ CHỦ TỊCH", "BÍ THƯ"
     title: str | None = None             # trích yếu
@@ -40,10 +42,6 @@ class DocumentMeta(BaseModel):
     source_path: str | None = None
     source_format: str = "txt"
 
-    @property
-    def year(self) -> int | None:
-        return self.issued.year if self.issued else None
-
     def short_name(self) -> str:
         """How an officer names the document: "KH 67-KH/HU (Ban Thường vụ Huyện ủy Vĩnh Linh)"."""
         kind = self.doc_type or "Văn bản"
@@ -51,7 +49,8 @@ class DocumentMeta(BaseModel):
         return f"{ident} của {self.issuer}" if self.issuer else ident
 
     def display_title(self) -> str:
-        return self.title or self.short_name()
+        """The name a citation shows: document type, number and issuer (the trích yếu is `title`)."""
+        return self.short_name()
 
 
 class Section(BaseModel):
@@ -71,6 +70,8 @@ class Section(BaseModel):
     start: int
     end: int
     fields: dict[str, str] = Field(default_factory=dict)   # table cells by column name
+    # Offsets where a paragraph or bullet of this section begins: where a long section may be split.
+    breaks: list[int] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)    # "khoản 1 Điều 54 Luật Hợp tác xã"
 
 
