@@ -87,11 +87,11 @@ def _published_block(header: list[str]) -> dict[str, str]:
     or the one-line "Số hiệu: … | Cơ quan ban hành: … | Ngày ban hành: …" of the law texts."""
     found: dict[str, str] = {}
     for line in header:
-        m = _META_LINE.match(line)
-        if m:
+        if "|" in line:
+            for key, value in _LEGAL_META.findall(line):
+                found.setdefault(key, value.strip())
+        elif m := _META_LINE.match(line):
             found.setdefault(m["key"], m["value"].strip())
-        for key, value in _LEGAL_META.findall(line):
-            found.setdefault(key, value.strip())
     return found
 
 
