@@ -31,6 +31,7 @@ class Hit(BaseModel):
     dense_rank: int | None = None
     lexical_rank: int | None = None
     dense_similarity: float | None = None
+    lexical_score: float | None = None
 
 
 class Citation(BaseModel):

@@ -19,10 +19,22 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
     by_path = {tuple(s.path): s for s in doc.sections}
     context = _document_context(doc)
     chunks: list[Chunk] = []
-    for section in doc.sections:
+    for index, section in enumerate(doc.sections):
         headings = [context] + [_heading_line(by_path[tuple(section.path[:n])])
                                 for n in range(1, len(section.path)) if tuple(section.path[:n]) in by_path]
-        for part, (start, end) in enumerate(_pieces(section, doc.source_text, max_chars)):
+        if section.kind == "preamble" and doc.meta.title:
+            # The opening paragraph is what the trích yếu introduces: "which resolution does it implement?"
+            headings.append(doc.meta.title)
+        references = section.references
+        pieces = None
+        children = _introduced_list(doc.sections, index)
+        if children:
+            end = max(child.end for child in children)
+            if len(visible_text(doc.source_text[section.start:end])) <= max_chars:
+                # "2. Hồ sơ đăng ký thành lập bao gồm:" says nothing alone: its chunk carries the list.
+                pieces = [(section.start, end)]
+                references = list(dict.fromkeys(section.references + [r for c in children for r in c.references]))
+        for part, (start, end) in enumerate(pieces or _pieces(section, doc.source_text, max_chars)):
             text = visible_text(doc.source_text[start:end])
             if not text:
                 continue
@@ -38,13 +50,36 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
                 end=end,
                 headings=chunk_headings,
                 fields=section.fields if part == 0 else {},
-                references=section.references,
+                references=references,
                 doc_type=doc.meta.doc_type,
                 locality=doc.meta.locality,
                 issuer=doc.meta.issuer,
                 year=doc.meta.year,
             ))
     return chunks
+
+
+def _introduced_list(sections: list[Section], index: int) -> list[Section]:
+    """The descendants of a section whose own text ends with ":" and introduces a list: points
+    ("a)", "đ)"), or the clauses of an article ("Giấy đề nghị … bao gồm nội dung chủ yếu sau đây:").
+    Empty when the section introduces nothing. Sections are in document order, so the
+    descendants follow it directly."""
+    section = sections[index]
+    if not section.text.endswith(":") or section.kind in ("table_row", "table_group", "appendix"):
+        return []
+    depth = len(section.path)
+    descendants = []
+    for other in sections[index + 1:]:
+        if len(other.path) <= depth or other.path[:depth] != section.path:
+            break
+        descendants.append(other)
+    direct = [s for s in descendants if len(s.path) == depth + 1]
+    if not direct:
+        return []
+    if all(s.kind == "point" for s in direct) or (
+            section.kind == "article" and all(s.kind == "section" for s in direct)):
+        return descendants
+    return []
 
 
 def _document_context(doc: Document) -> str:

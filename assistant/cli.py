@@ -1,0 +1,135 @@
+"""`htx`: a thin command line over the Python API (assistant.api.Assistant, index.ingest)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from index.settings import Settings, get_settings
+
+
+def _settings(index_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
+
+
+def _open_assistant(index_dir: Path | None):
+    from index.store import StoreError
+
+    from .api import Assistant
+
+    try:
+        return Assistant.open(_settings(index_dir))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+index_option = click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+                            help="Index directory (default: HTX_INDEX_DIR or .htx/index).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Hỏi đáp văn bản chính sách hợp tác xã, kèm trích dẫn điều khoản.
+
+    Answers questions about Vietnamese cooperative policy documents with the clause they come from.
+    """
+
+
+@cli.command()
+@click.option("--corpus", "corpus_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="A folder of documents; repeat for several (default: corpus/).")
+@index_option
+def ingest(corpus_dirs: tuple[Path, ...], index_dir: Path | None) -> None:
+    """Build or update the index from the corpus folders (incremental, atomic)."""
+    from index.ingest import IngestError, ingest as run_ingest
+
+    settings = _settings(index_dir)
+    dirs = list(corpus_dirs) or list(settings.corpus_dirs)
+    for folder in dirs:
+        if not folder.is_dir():
+            raise click.ClickException(f"corpus folder not found: {folder}")
+    try:
+        report = run_ingest(dirs, settings, progress=lambda msg: click.echo(msg, err=True))
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(
+        f"indexed {report.documents} documents, {report.chunks} chunks "
+        f"({report.embedded} embedded, {report.reused} reused, {len(report.removed_documents)} documents removed) "
+        f"in {report.seconds:.1f} s"
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the contract other tools use).")
+@click.option("--k", type=click.IntRange(1, 20), default=None, help="Number of citations (default 5).")
+@click.option("--doc", "doc_ids", multiple=True, help="Only this document id (repeatable).")
+@click.option("--locality", "localities", multiple=True, help="Only documents of this locality (repeatable).")
+@index_option
+def ask(question: str, as_json: bool, k: int | None, doc_ids: tuple[str, ...], localities: tuple[str, ...],
+        index_dir: Path | None) -> None:
+    """Answer QUESTION with citations."""
+    from .models import Filters, QuestionError
+
+    assistant = _open_assistant(index_dir)
+    try:
+        answer = assistant.ask(question, k=k, filters=Filters(doc_ids=list(doc_ids), localities=list(localities)))
+    except QuestionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False))
+        return
+    click.echo(answer.answer)
+    for n, c in enumerate(answer.citations, start=1):
+        click.echo(f"\n[{n}] {c.doc_title}, {c.clause_label} (score {c.score:.3f})")
+        click.echo(f"    {c.text[:400]}{'…' if len(c.text) > 400 else ''}")
+
+
+@cli.command()
+@index_option
+def documents(index_dir: Path | None) -> None:
+    """List the indexed documents."""
+    assistant = _open_assistant(index_dir)
+    counts: dict[str, int] = {}
+    for chunk in assistant.retriever.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    for meta in assistant.documents():
+        issued = meta.issued.isoformat() if meta.issued else (meta.issued_text or "")
+        click.echo(f"{meta.doc_id}\t{meta.doc_type or ''}\t{meta.number or ''}\t{meta.issuer or ''}\t{issued}\t"
+                   f"{counts.get(meta.doc_id, 0)} chunks")
+
+
+@cli.command()
+@index_option
+def shell(index_dir: Path | None) -> None:
+    """Ask questions interactively (empty line or Ctrl-D to quit)."""
+    from .models import QuestionError
+
+    assistant = _open_assistant(index_dir)
+    click.echo(f"{len(assistant.documents())} văn bản, {assistant.chunk_count} đoạn. Hỏi gì cũng được (Enter để thoát).")
+    while True:
+        try:
+            question = input("\n? ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            answer = assistant.ask(question)
+        except QuestionError as exc:
+            click.echo(str(exc))
+            continue
+        click.echo(answer.answer)
+        for n, c in enumerate(answer.citations[:3], start=1):
+            click.echo(f"  [{n}] {c.doc_title}, {c.clause_label}")
+
+
+def main() -> None:
+    cli(prog_name="htx")
