@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from .models import APPENDIX, CLOSING, PREAMBLE, Section
+from .references import find_references
 
 _TAG = re.compile(r"<[^>]+>")
 _MD_HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]*")
@@ -304,6 +305,7 @@ def _short_title(title: str, limit: int = 240) -> str:
 def _finish(section: Section, source: str) -> Section:
     section.text = visible_text(source[section.start:section.end])
     section.breaks = sorted(set(b for b in section.breaks if section.start <= b < section.end))
+    section.references = find_references(section.text)
     return section
 
 
