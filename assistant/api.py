@@ -57,7 +57,8 @@ class Assistant:
         chunks = store.all_chunks()
         self.store = store
         self._documents = {m.doc_id: m for m in store.documents()}
-        self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k)
+        self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k,
+                                         documents=list(self._documents.values()))
 
     def reload_if_changed(self) -> bool:
         """Pick up a finished ingest without restarting; a failed one changes nothing."""
@@ -65,7 +66,11 @@ class Assistant:
             return False
         with self._lock:
             if self.store.changed():
+                old = self.store
                 self._load(IndexStore.open(self.settings))
+                # Requests already running hold their own references to the old retriever;
+                # the store's client is only needed to open it, so it can go now.
+                old.close()
         return True
 
     # --- retrieval and answers -------------------------------------------------------------

@@ -42,6 +42,10 @@ class Query(BaseModel):
     expansions: list[str] = Field(default_factory=list)   # Vietnamese phrases added (abbreviations, glossary)
     lexical_text: str = ""                 # original + expansions, for BM25 (the caller tokenizes)
     dense_text: str = ""                   # for the embedder
+    # Numbers of documents the question names ("KH 67", "Kế hoạch 251", "công văn số 2651").
+    document_numbers: list[str] = Field(default_factory=list)
+    # Asks what a document implements or is based on: answered by its opening (căn cứ) paragraph.
+    asks_basis: bool = False
 
 
 def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
@@ -87,7 +91,32 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         expansions=expansions,
         lexical_text=lexical_text,
         dense_text=dense_text,
+        document_numbers=_find_document_numbers(text),
+        asks_basis=bool(_BASIS.search(strip_diacritics(fold(text)))),
     )
+
+
+# A document named by its type and number; matched on the folded, unaccented question.
+_DOCUMENT_NUMBER = re.compile(
+    r"\b(?:kh|ke hoach|cv|cong van|van ban|qd|quyet dinh|nq|nghi quyet|nd|nghi dinh|tt|thong tu|luat|plan|"
+    r"letter|decision|decree|circular)\s*(?:so\s*|no\.?\s*)?(\d{1,5})(?=\b|[-/])"
+    r"|\b(\d{1,5})\s*[-/]\s*(?:kh|ubnd|qd|nq|nd|tt|ctr|kl)\b"
+)
+_BASIS = re.compile(
+    r"\bcan cu\b|\bdua tren\b|\bde thuc hien\b|\bnham (?:trien khai|thuc hien)\b|\bban hanh de\b"
+    r"|\bthuc hien (?:nghi quyet|chuong trinh|quyet dinh|ket luan|ke hoach|van ban) nao\b"
+    r"|\bbased on\b|\bpursuant\b|\bimplement(?:s|ing)? (?:which|what)\b|\blegal basis\b"
+)
+
+
+def _find_document_numbers(text: str) -> list[str]:
+    folded = strip_diacritics(fold(text))
+    found: list[str] = []
+    for m in _DOCUMENT_NUMBER.finditer(folded):
+        number = (m.group(1) or m.group(2)).lstrip("0") or "0"
+        if number not in found:
+            found.append(number)
+    return found
 
 
 # ---------------------------------------------------------------- data files

@@ -18,7 +18,9 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
-from index.models import Chunk
+import re
+
+from index.models import PREAMBLE, Chunk, DocumentMeta
 from index.normalize import fold, strip_diacritics, tokenize
 
 from .accents import AccentRestorer
@@ -64,6 +66,10 @@ class FusionConfig:
     # another named locality drop below them, national texts are left alone.
     other_locality_penalty: float = 0.5
     same_locality_bonus: float = 0.1
+    # A question naming a document by number ("KH 67") prefers that document's clauses.
+    named_document_bonus: float = 0.15
+    # "Which resolution does it implement?" is answered by the opening căn cứ paragraph.
+    basis_bonus: float = 0.2
 
 
 class HybridRetriever(BaseRetriever):
@@ -76,6 +82,7 @@ class HybridRetriever(BaseRetriever):
         chunks: list[Chunk],
         top_k: int = 5,
         config: FusionConfig | None = None,
+        documents: list[DocumentMeta] | None = None,
     ) -> None:
         super().__init__()
         self.embed_model = embed_model
@@ -87,6 +94,12 @@ class HybridRetriever(BaseRetriever):
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
         self.accents = AccentRestorer(c.embedding_text() for c in chunks)
+        # "67-KH/HU" → "67", "17/2023/QH15" → "17": how officers name a document.
+        self._docs_by_number: dict[str, set[str]] = {}
+        for meta in documents or []:
+            digits = re.match(r"\D*(\d+)", meta.number or "")
+            if digits:
+                self._docs_by_number.setdefault(digits.group(1).lstrip("0"), set()).add(meta.doc_id)
 
     # llama-index interface
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -159,6 +172,13 @@ class HybridRetriever(BaseRetriever):
                     scores[idx] += cfg.same_locality_bonus
                 else:
                     scores[idx] *= cfg.other_locality_penalty
+        named = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
+        for idx in scores:
+            chunk = self.chunks[idx]
+            if chunk.doc_id in named:
+                scores[idx] += cfg.named_document_bonus
+            if query.asks_basis and chunk.clause == [PREAMBLE]:
+                scores[idx] += cfg.basis_bonus
         ranked = sorted(scores, key=lambda i: (-scores[i], i))[:k]
         out = []
         for idx in ranked:
