@@ -1,0 +1,56 @@
+"""Clause-level retrieval as officers ask: with diacritics, without them, in English."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.models import Filters
+
+DISSOLUTION = ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+
+
+def top(assistant, question, k=5, filters=None):
+    return [(h.chunk.doc_id, h.chunk.clause) for h in assistant.search(question, k=k, filters=filters)]
+
+
+@pytest.mark.parametrize("question", [
+    "Ai phụ trách giải thể HTX ở Vĩnh Linh?",
+    "ai phu trach giai the htx o vinh linh",
+    "Who handles HTX dissolution in Vĩnh Linh?",
+])
+def test_the_same_question_three_ways_finds_the_dissolution_clause(assistant, question):
+    assert DISSOLUTION in top(assistant, question, k=3)
+
+
+def test_appendix_row_found_by_its_task_and_agency(assistant):
+    assert top(assistant, "Hà Tĩnh: ai quản lý Quỹ hỗ trợ phát triển hợp tác xã?", k=1) == [
+        ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.4"])]
+
+
+def test_naming_a_locality_ranks_its_documents_first(assistant):
+    hits = top(assistant, "Quảng Nam giao Sở nào chủ trì quản lý nhà nước về kinh tế tập thể?", k=3)
+    assert hits[0][0] == "quang-nam-cv-2651-ubnd-ktn-2020"
+    hits = top(assistant, "Ở Kiên Giang, mục tiêu đến năm 2030 về số hợp tác xã là bao nhiêu?", k=3)
+    assert hits[0] == ("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])
+
+
+def test_a_document_named_by_number_is_preferred(assistant):
+    hits = top(assistant, "Theo KH 67, thời hạn quán triệt nghị quyết là khi nào?", k=2)
+    assert hits[0][0] == "vinh-linh-kh-67-hu-2023"
+
+
+def test_old_tone_placement_in_the_question_does_not_matter(assistant):
+    assert top(assistant, "Phòng Văn hoá và Thông tin Vĩnh Linh tuyên truyền gì?", k=1) == \
+        top(assistant, "Phòng Văn hóa và Thông tin Vĩnh Linh tuyên truyền gì?", k=1)
+
+
+def test_metadata_filters_restrict_and_never_widen(assistant):
+    question = "tuyên truyền về kinh tế tập thể"
+    only = Filters(doc_ids=["quang-nam-cv-2651-ubnd-ktn-2020"])
+    assert {d for d, _ in top(assistant, question, filters=only)} == {"quang-nam-cv-2651-ubnd-ktn-2020"}
+    by_locality = Filters(localities=["vinh linh"])
+    assert {d for d, _ in top(assistant, question, filters=by_locality)} <= {
+        "vinh-linh-cv-ubnd-nn-2023", "vinh-linh-kh-67-hu-2023"}
+    assert top(assistant, question, filters=Filters(years=[2020])) and \
+        {d for d, _ in top(assistant, question, filters=Filters(years=[2020]))} == {"quang-nam-cv-2651-ubnd-ktn-2020"}
+    assert top(assistant, question, filters=Filters(localities=["Đà Nẵng"])) == []
+    assert top(assistant, question, filters=Filters(doc_types=["Luật"])) == []
