@@ -32,6 +32,7 @@ _LOCALITY_PREPOSITIONS = r"(?:ở|tại|của|cho|huyện|tỉnh|in|at|for|of)"
 _FILLER = set(
     "còn thế vậy và thì sao nào nữa là gì ở tại của cho với huyện tỉnh the a an in at for of and what about "
     "how is are was were do does did be to on by then too also với những các cái đó này ấy nhỉ nhé ạ vậy ơi "
+    "phải cần sẽ đã được should must will has have "
     "what's about?".split()
 )
 _FILLER_FOLDED = {strip_diacritics(fold(w)) for w in _FILLER}
@@ -85,9 +86,16 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str]) ->
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
     folded = strip_diacritics(fold(turn.question))
     marked = bool(_FOLLOW_UP_START.search(folded) or _FOLLOW_UP_END.search(folded))
-    has_topic = _content_words(turn.topic) > 0
+    # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
+    has_topic = _content_words(turn.topic) > 2 or (_content_words(turn.topic) > 0 and not turn.cue)
     if has_topic and not marked:
-        return Rewrite(question=turn.question, rewritten=False, turn=turn)
+        # A question with its own topic stands alone when it says where or which document;
+        # otherwise it is asked about the place the chat is about ("mỗi năm phải lập mới bao nhiêu?").
+        if turn.locality or not previous.locality or understand(turn.question).document_numbers:
+            return Rewrite(question=turn.question, rewritten=False, turn=turn)
+        inherited = turn.model_copy(update={"locality": previous.locality})
+        inherited.understood = _replace_locality(turn.question, None, previous.locality, turn.language)
+        return Rewrite(question=inherited.understood, rewritten=True, turn=inherited)
     if not (has_topic or turn.cue or turn.locality):
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
 
@@ -113,7 +121,11 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str]) ->
         if turn.locality:
             understood = _replace_locality(understood, previous.locality, turn.locality, previous.language)
         if has_topic:
-            understood = _replace_phrase(understood, previous.topic, turn.topic) or render(merged)
+            # "còn quỹ hỗ trợ thì sao?": the same question about another topic. A bare "ai"/"who"
+            # took its verb from the old topic, so it gets a neutral one.
+            if strip_diacritics(fold(merged.cue)) in ("ai", "who"):
+                merged.cue = "Who handles" if merged.language == "en" else "Ai phụ trách"
+            understood = render(merged)
     merged.understood = understood
     return Rewrite(question=understood, rewritten=True, turn=merged)
 
@@ -140,15 +152,6 @@ def _replace_locality(question: str, old: str | None, new: str, language: str) -
             return replaced
     where = f" in {new}" if language == "en" else f" ở {new}"
     return question.rstrip(" ?") + where + "?"
-
-
-def _replace_phrase(question: str, old: str, new: str) -> str | None:
-    words = re.findall(r"[\w&/.-]+", old)
-    if not words:
-        return None
-    pattern = re.compile(r"\W+".join(re.escape(w) for w in words), re.IGNORECASE)
-    replaced, n = pattern.subn(new, question, count=1)
-    return replaced if n else None
 
 
 def _cue_spans(text: str) -> list[tuple[int, int]]:

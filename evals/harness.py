@@ -129,3 +129,59 @@ def print_report(report: Report, as_json: bool, echo: Callable[[str], None] = pr
             what = "answered (should abstain)" if o.question.out_of_scope else \
                 f"rank {o.rank}, expected {'found' if o.answer_ok else 'missing'}" + (", abstained" if o.abstained else "")
             echo(f"  {o.question.id}: {what} — {o.question.question}")
+
+
+# --- conversations ------------------------------------------------------------------------
+
+class ConversationTurn(BaseModel):
+    question: str
+    gold: list[GoldClause] = Field(default_factory=list)
+    expected: list[str] = Field(default_factory=list)
+    understood: str | None = None
+    standalone: bool = False
+
+
+class EvalConversation(BaseModel):
+    id: str
+    turns: list[ConversationTurn]
+
+
+def load_conversations(path: Path) -> list[EvalConversation]:
+    with open(path, encoding="utf-8") as fh:
+        return [EvalConversation.model_validate_json(line) for line in fh if line.strip()]
+
+
+def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
+    """Clause hit@1 on first turns against follow-up turns, each conversation in a fresh chat.
+    A follow-up that should stand alone counts as wrong when it was rewritten anyway."""
+    first: list[bool] = []
+    follow: list[bool] = []
+    expected_ok: list[bool] = []
+    standalone_kept: list[bool] = []
+    misses: list[str] = []
+    for conv in conversations:
+        chat = f"eval-{conv.id}-{time.time_ns()}"
+        assistant.new_conversation(chat)
+        for n, turn in enumerate(conv.turns):
+            answer = assistant.ask_in_conversation(chat, turn.question)
+            rank = clause_rank(turn.gold, [(c.doc_id, c.clause) for c in answer.citations])
+            hit = rank == 1
+            if turn.standalone:
+                standalone_kept.append(answer.understood_as is None)
+            (first if n == 0 else follow).append(hit)
+            if n:
+                expected_ok.append(not answer.abstained and contains_expected(answer.answer, turn.expected))
+            if not hit:
+                misses.append(f"{conv.id} turn {n + 1}: rank {rank} — {turn.question!r}"
+                              f" understood as {answer.understood_as!r}")
+    assistant.new_conversation("eval")
+    rate = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
+    return {
+        "conversations": len(conversations),
+        "first_turn_hit@1": rate(first),
+        "follow_up_hit@1": rate(follow),
+        "gap": round(rate(first) - rate(follow), 4) if first and follow else None,
+        "follow_up_expected_answer_rate": rate(expected_ok),
+        "standalone_not_rewritten": rate(standalone_kept),
+        "misses": misses,
+    }

@@ -1,0 +1,88 @@
+"""Follow-up questions in a chat are understood in the context of the previous one."""
+from __future__ import annotations
+
+import time
+
+from assistant.conversation import ConversationStore, Turn, rewrite
+
+PLACES = ["Vĩnh Linh", "Hà Tĩnh", "Quảng Nam", "Kiên Giang"]
+
+
+def chat(*messages: str) -> list[tuple[str, bool]]:
+    previous, out = None, []
+    for message in messages:
+        result = rewrite(message, previous, PLACES)
+        out.append((result.question, result.rewritten))
+        previous = result.turn
+    return out
+
+
+def test_a_new_locality_carries_the_question_over():
+    (_, _), (question, rewritten) = chat("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?", "còn ở Hà Tĩnh thì sao?")
+    assert rewritten
+    assert question == "Ai phụ trách hướng dẫn thành lập HTX ở Hà Tĩnh?"
+
+
+def test_a_question_fragment_asks_about_the_previous_topic_and_place():
+    turns = chat("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?", "hạn chót là khi nào?")
+    assert turns[1] == ("Hướng dẫn thành lập HTX ở Vĩnh Linh: hạn chót là khi nào?", True)
+
+
+def test_without_diacritics_and_in_english():
+    turns = chat("ai phu trach giai the htx o vinh linh", "con o ha tinh thi sao")
+    assert turns[1] == ("ai phu trach giai the htx o Hà Tĩnh", True)
+    turns = chat("Who handles HTX dissolution in Vĩnh Linh?", "and in Hà Tĩnh?")
+    assert turns[1] == ("Who handles HTX dissolution in Hà Tĩnh?", True)
+
+
+def test_a_new_topic_keeps_the_place_and_the_kind_of_question():
+    turns = chat("Ở Hà Tĩnh, cơ quan nào phụ trách xúc tiến thương mại cho HTX?", "còn quỹ hỗ trợ thì sao?")
+    assert turns[1] == ("Cơ quan nào phụ trách quỹ hỗ trợ ở Hà Tĩnh?", True)
+
+
+def test_a_question_that_stands_on_its_own_is_not_rewritten():
+    turns = chat("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?",
+                 "Quảng Nam giao Sở nào chủ trì quản lý nhà nước về kinh tế tập thể?")
+    assert turns[1] == ("Quảng Nam giao Sở nào chủ trì quản lý nhà nước về kinh tế tập thể?", False)
+    assert chat("Hợp tác xã phải có ít nhất bao nhiêu thành viên?")[0][1] is False
+
+
+def test_a_short_question_without_a_place_is_asked_about_the_chats_place():
+    turns = chat("Vĩnh Linh phấn đấu thành lập bao nhiêu HTX mỗi năm?", "mỗi năm lập mới bao nhiêu tổ hợp tác?")
+    assert turns[1] == ("mỗi năm lập mới bao nhiêu tổ hợp tác ở Vĩnh Linh?", True)
+
+
+def test_the_store_forgets_after_the_timeout_and_on_reset(tmp_path):
+    store = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)
+    store.add("chat-1", Turn(question="q", understood="q", at=time.time()))
+    assert store.get("chat-1").last.question == "q"
+    reopened = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)   # a restarted bot
+    assert reopened.get("chat-1").last.question == "q"
+    reopened.reset("chat-1")
+    assert reopened.get("chat-1").last is None
+    stale = ConversationStore(None, ttl_s=60)
+    stale.add("chat-2", Turn(question="old", understood="old", at=time.time() - 120))
+    assert stale.get("chat-2").last is None
+
+
+def test_the_store_is_bounded():
+    store = ConversationStore(None, max_conversations=3, max_turns=2)
+    for n in range(5):
+        store.add(f"chat-{n}", Turn(question="q", understood="q"))
+    assert store.get("chat-0").last is None and store.get("chat-4").last is not None
+    for n in range(4):
+        store.add("chat-4", Turn(question=f"q{n}", understood=f"q{n}"))
+    assert [t.question for t in store.get("chat-4").turns] == ["q2", "q3"]
+
+
+def test_the_answer_shows_how_a_follow_up_was_understood(assistant):
+    chat_id = f"test-{time.time_ns()}"
+    first = assistant.ask_in_conversation(chat_id, "Ai phụ trách giải thể HTX ở Vĩnh Linh?")
+    assert first.understood_as is None
+    follow = assistant.ask_in_conversation(chat_id, "hạn chót là khi nào?")
+    assert follow.question == "hạn chót là khi nào?"
+    assert follow.understood_as and "Vĩnh Linh" in follow.understood_as
+    assert follow.citations[0].doc_id.startswith("vinh-linh")
+    assistant.new_conversation(chat_id)
+    fresh = assistant.ask_in_conversation(chat_id, "hạn chót là khi nào?")
+    assert fresh.understood_as is None
