@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 index: $(STAMP)
 	test -f $(INDEX_DIR)/CURRENT || $(BIN)/htx ingest --corpus corpus --index $(INDEX_DIR)
 
+# With TELEGRAM_BOT_TOKEN set, the Telegram bot runs beside the web endpoint and stops with it.
 run: index
+	@bot=; if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then $(BIN)/htx bot --index $(INDEX_DIR) & bot=$$!; fi; \
+	trap 'if [ -n "$$bot" ]; then kill $$bot 2>/dev/null; fi' EXIT INT TERM; \
 	$(BIN)/htx serve --index $(INDEX_DIR)
 
 test: $(STAMP)

