@@ -103,6 +103,8 @@ class BotState:
     # --- blocking work: called through asyncio.to_thread ---------------------------------
 
     def ask(self, question: str) -> Answer:
+        """The one place a chat's question reaches the assistant, so conversation context
+        (follow-ups, /moi; issue 8) has a single place to hook in."""
         self.assistant.reload_if_changed()
         return self.assistant.ask(question)
 
