@@ -199,9 +199,9 @@ def clause_label(path: list[str]) -> str:
         if len(after) > 1:
             words.append(f"điểm {after[1]}")
         return " ".join(words)
-    if path[0] == APPENDIX:
+    if path[0] == APPENDIX or path[0].startswith(APPENDIX + " ("):   # "Phụ lục (2)": a second appendix
         rest = path[1:]
-        return f"{APPENDIX}, mục {rest[-1]}" if rest else APPENDIX
+        return f"{path[0]}, mục {rest[-1]}" if rest else path[0]
     if path[0].startswith("Chương"):
         return path[0] if len(path) == 1 else clause_label(path[1:])
     # "3" + "3.2" → mục 3.2 (the last label already carries its parents);

@@ -374,7 +374,10 @@ def _parse_appendix(paras: list[Paragraph], i: int, outline: _Outline) -> int:
     """The appendix: a title, then either a tab-separated table (STT | NHIỆM VỤ | PHÂN CÔNG TRÁCH
     NHIỆM), each row one section carrying its group heading and column names, or numbered text."""
     outline.stack.clear()
-    appendix = outline._new([APPENDIX], "appendix", paras[i], "")
+    # A document may carry several appendices, and a table may repeat a row number: each
+    # must keep its own clause path, or their chunks would share an id and ingest refuse the file.
+    top = _unique(outline, (), APPENDIX)
+    appendix = outline._new([top], "appendix", paras[i], "")
     i += 1
     columns: list[str] | None = None
     group_heading = ""
@@ -403,7 +406,7 @@ def _parse_appendix(paras: list[Paragraph], i: int, outline: _Outline) -> int:
             continue
         row = {name: cells[k] for k, name in enumerate(columns) if 0 < k < len(cells) and cells[k]}
         is_group = "." not in label and not row.get(columns[-1])
-        section = outline._new([APPENDIX, label], "table_group" if is_group else "table_row", para,
+        section = outline._new([top, _unique(outline, (top,), label)], "table_group" if is_group else "table_row", para,
                                _short_title(row.get(columns[1], "") if len(columns) > 1 else ""))
         if is_group:
             group_heading = para.text
@@ -414,6 +417,13 @@ def _parse_appendix(paras: list[Paragraph], i: int, outline: _Outline) -> int:
     appendix.title = visible_text(" ".join(p.text for p in paras if appendix.start <= p.start < appendix.end))
     outline.current = None
     return i
+
+
+def _unique(outline: _Outline, parent: tuple[str, ...], label: str) -> str:
+    """`label`, or `label (n)` when the n-th section of that path under `parent`."""
+    key = parent + (label,)
+    outline.seen[key] = outline.seen.get(key, 0) + 1
+    return label if outline.seen[key] == 1 else f"{label} ({outline.seen[key]})"
 
 
 def _extend_row(section: Section, columns: list[str], cells: list[str], para: Paragraph) -> None:
