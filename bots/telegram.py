@@ -43,6 +43,7 @@ COMMANDS = [
     BotCommand("help", "Hướng dẫn sử dụng"),
     BotCommand("nguon", "Các văn bản bot đang nắm"),
     BotCommand("nhiemvu", "Nhiệm vụ của một cơ quan: /nhiemvu <cơ quan>"),
+    BotCommand("moi", "Câu hỏi mới: bỏ ngữ cảnh các câu trước"),
 ]
 # A 429 from Telegram is retried this many times after the wait it asks for.
 FLOOD_RETRIES = 3
@@ -90,6 +91,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("help", commands.help_command))
     app.add_handler(CommandHandler("nguon", commands.sources))
     app.add_handler(CommandHandler("nhiemvu", commands.tasks_command))
+    app.add_handler(CommandHandler("moi", commands.new_conversation))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, h.question))
     app.add_handler(CallbackQueryHandler(h.button))
     app.add_error_handler(h.on_error)

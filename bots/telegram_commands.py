@@ -39,9 +39,16 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "• Bấm 📄 dưới câu trả lời để xem toàn văn điều khoản; 👍/👎 để góp ý, cán bộ sẽ xem lại câu trả lời chưa tốt.",
         f"• Trong nhóm: nhắc {handle}, trả lời (reply) tin nhắn của tôi, hoặc dùng lệnh.",
         "<b>Lệnh</b>\n/nguon – các văn bản tôi đang nắm\n/nhiemvu &lt;cơ quan&gt; – nhiệm vụ giao cho một cơ quan, "
-        "ví dụ <code>/nhiemvu Phòng Nông nghiệp</code>\n/start – giới thiệu và câu hỏi mẫu\n/help – hướng dẫn này",
+        "ví dụ <code>/nhiemvu Phòng Nông nghiệp</code>\n/start – giới thiệu và câu hỏi mẫu\n/moi – câu hỏi mới, bỏ ngữ cảnh các câu trước\n/help – hướng dẫn này",
     ]
     await send_blocks(update.effective_message, htx, [raw(line) for line in lines])
+
+
+async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/moi: the next question is read on its own, not as a follow-up."""
+    htx = state(context)
+    await asyncio.to_thread(htx.new_conversation, update.effective_chat.id)
+    await send_blocks(update.effective_message, htx, [raw("Đã bắt đầu câu hỏi mới: câu tiếp theo sẽ không dựa vào các câu trước.")])
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -68,7 +68,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with htx.locks.get(user_key(update)):
         async with typing(message):
             try:
-                answer = await asyncio.to_thread(htx.ask, text)
+                answer = await asyncio.to_thread(htx.ask, text, message.chat.id)
             except QuestionError as exc:
                 await message.reply_html(esc(str(exc)))
                 return

@@ -102,11 +102,14 @@ class BotState:
 
     # --- blocking work: called through asyncio.to_thread ---------------------------------
 
-    def ask(self, question: str) -> Answer:
-        """The one place a chat's question reaches the assistant, so conversation context
-        (follow-ups, /moi; issue 8) has a single place to hook in."""
+    def ask(self, question: str, chat_id: int) -> Answer:
+        """The one place a chat's question reaches the assistant: in the chat's conversation, so
+        "còn ở Hà Tĩnh thì sao?" is understood from the question before it."""
         self.assistant.reload_if_changed()
-        return self.assistant.ask(question)
+        return self.assistant.ask_in_conversation(conversation_key(chat_id), question)
+
+    def new_conversation(self, chat_id: int) -> None:
+        self.assistant.new_conversation(conversation_key(chat_id))
 
     def find_chunk(self, data: CallbackData) -> Chunk | None:
         self.assistant.reload_if_changed()
@@ -131,6 +134,11 @@ class BotState:
 
     def chunk_counts(self) -> dict[str, int]:
         return dict(Counter(c.doc_id for c in self.assistant.retriever.chunks))
+
+
+def conversation_key(chat_id: int) -> str:
+    # One conversation per chat: in a group, officers follow up on each other's questions.
+    return f"telegram:{chat_id}"
 
 
 def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:

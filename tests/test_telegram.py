@@ -229,7 +229,7 @@ def test_citation_buttons_need_no_memory_of_the_answer_so_they_survive_a_restart
 
 def test_commands_are_registered_and_start_gives_three_example_questions(api, bot):
     registered = api.find("setMyCommands", token=TOKEN)[0].params["commands"]
-    assert [c["command"] for c in registered] == ["start", "help", "nguon", "nhiemvu"] == [c.command for c in COMMANDS]
+    assert [c["command"] for c in registered] == ["start", "help", "nguon", "nhiemvu", "moi"] == [c.command for c in COMMANDS]
 
     mark = api.mark()
     api.send_text(TOKEN, chat_id=1020, user_id=1020, text="/start")
@@ -265,6 +265,20 @@ def test_nhiemvu_lists_the_tasks_of_an_agency_with_deadlines_and_sources(api, bo
     assert first.clause_label in text
     if first.deadline:
         assert f"Thời hạn: {first.deadline}" in text
+
+
+def test_a_follow_up_is_understood_from_the_previous_question_until_moi(api, bot):
+    ask(api, WHO_FOUNDS_VI, user=1051)
+    _, replies = ask(api, "còn ở Quảng Nam thì sao?", user=1051)
+    text = shown(replies)
+    assert "Hiểu câu hỏi là: Ai phụ trách hướng dẫn thành lập HTX ở Quảng Nam?" in text
+    assert buttons(replies[-1])[0]["callback_data"].startswith("cv:quang-nam-cv-2651-ubnd-ktn-2020::")
+
+    mark = api.mark()
+    api.send_text(TOKEN, chat_id=1051, user_id=1051, text="/moi")
+    assert "câu hỏi mới" in shown(api.wait_for("sendMessage", token=TOKEN, chat_id=1051, since=mark))
+    _, replies = ask(api, "còn ở Quảng Nam thì sao?", user=1051)
+    assert "Hiểu câu hỏi là" not in shown(replies)
 
 
 # ------------------------------------------------------------------------ who is answered
