@@ -25,8 +25,15 @@ run: index
 	trap 'if [ -n "$$bot" ]; then kill $$bot 2>/dev/null; fi' EXIT INT TERM; \
 	$(BIN)/htx serve --index $(INDEX_DIR)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# tests/test_browser.py drives the Debian Chromium; as root (CI) install it when missing,
+# otherwise that test is skipped with the command to run.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || [ "$$(id -u)" != 0 ] || \
+	{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
 eval: index
 	$(BIN)/htx eval evals/questions.jsonl --index $(INDEX_DIR)

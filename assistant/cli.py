@@ -132,6 +132,18 @@ def shell(index_dir: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@index_option
+def serve(host: str, port: int, index_dir: Path | None) -> None:
+    """Serve the web page and the JSON API (bots/web.py). Starts even before the first
+    `htx ingest`: /health answers 503 until the index exists, then it is loaded."""
+    from bots.web import serve as run_server
+
+    run_server(_settings(index_dir), host=host, port=port)
+
+
+@cli.command()
 @index_option
 def bot(index_dir: Path | None) -> None:
     """Run the Telegram bot (bots/telegram.py): TELEGRAM_BOT_TOKEN from the environment;
