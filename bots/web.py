@@ -73,7 +73,12 @@ class AskRequest(BaseModel):
                           examples=["Ai phụ trách giải thể HTX ở Vĩnh Linh?"])
     k: int | None = Field(None, ge=1, le=20, strict=True, description="Số trích dẫn trả về (1–20; mặc định HTX_TOP_K).")
     filters: Filters | None = Field(None, description="Chỉ tìm trong các văn bản khớp các bộ lọc này.")
-    # Issue 8 adds `conversation_id: str | None` here for follow-up questions.
+    conversation_id: str | None = Field(
+        None, strict=True, min_length=1, max_length=128,
+        description="Cùng một mã cho các câu hỏi của một cuộc trò chuyện: câu hỏi tiếp nối (\"còn ở Hà Tĩnh thì sao?\") "
+        "được hiểu theo câu trước, và `understood_as` cho biết đã hiểu thế nào. Bỏ trống = câu hỏi độc lập.",
+    )
+    new_conversation: bool = Field(False, strict=True, description="Bắt đầu lại cuộc trò chuyện trước khi hỏi.")
 
 
 class HealthReport(BaseModel):
@@ -643,7 +648,14 @@ def create_app(source: Any = None, *, settings: Settings | None = None) -> FastA
             return _validation_response(exc.errors())
 
         def answer() -> Answer:
-            return assistant_now().ask(body.question, k=body.k, filters=body.filters)
+            assistant = assistant_now()
+            if body.conversation_id is None:
+                return assistant.ask(body.question, k=body.k, filters=body.filters)
+            # Web conversations are namespaced apart from Telegram chats.
+            conversation = f"web:{body.conversation_id}"
+            if body.new_conversation:
+                assistant.new_conversation(conversation)
+            return assistant.ask_in_conversation(conversation, body.question, k=body.k, filters=body.filters)
 
         try:
             result = await run_in_threadpool(answer)

@@ -101,6 +101,26 @@ def test_ask_read_the_answer_and_follow_a_citation_to_the_highlighted_clause(pag
     expect(page.locator(".citation")).to_have_count(len(expected["citations"]))
 
 
+def test_a_follow_up_shows_how_it_was_understood_until_cau_hoi_moi(page):
+    page.goto("/")
+    box = page.get_by_label("Câu hỏi", exact=True)
+    box.fill("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?")
+    page.get_by_role("button", name="Hỏi", exact=True).click()
+    expect(page.locator(".citation").first).to_be_visible()
+    expect(page.locator("#understood")).to_be_hidden()
+
+    box.fill("còn ở Quảng Nam thì sao?")
+    page.get_by_role("button", name="Hỏi", exact=True).click()
+    expect(page.locator("#understood")).to_have_text(
+        "Hiểu câu hỏi là: Ai phụ trách hướng dẫn thành lập HTX ở Quảng Nam?")
+
+    page.get_by_role("button", name="Câu hỏi mới").click()
+    box.fill("còn ở Quảng Nam thì sao?")
+    page.get_by_role("button", name="Hỏi", exact=True).click()
+    expect(page.locator(".citation").first).to_be_visible()
+    expect(page.locator("#understood")).to_be_hidden()
+
+
 def test_an_example_question_is_asked_with_one_click(page):
     page.goto("/")
     example = page.locator(".example").nth(1)

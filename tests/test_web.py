@@ -206,6 +206,22 @@ def test_a_fine_question_still_works_after_the_refusals(client):
 # ------------------------------------------------------------------------------ documents
 
 
+def test_a_follow_up_in_a_conversation_is_understood_from_the_previous_question(client):
+    chat = f"web-test-{time.time_ns()}"
+    first = ask(client, {"question": "Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?", "conversation_id": chat}).json()
+    assert first["understood_as"] is None
+    follow = ask(client, {"question": "còn ở Quảng Nam thì sao?", "conversation_id": chat}).json()
+    assert follow["question"] == "còn ở Quảng Nam thì sao?"
+    assert follow["understood_as"] == "Ai phụ trách hướng dẫn thành lập HTX ở Quảng Nam?"
+    assert follow["citations"][0]["doc_id"] == "quang-nam-cv-2651-ubnd-ktn-2020"
+    # Another conversation, or the same one started afresh, does not see that context.
+    other = ask(client, {"question": "còn ở Quảng Nam thì sao?", "conversation_id": chat + "-other"}).json()
+    assert other["understood_as"] is None
+    fresh = ask(client, {"question": "còn ở Quảng Nam thì sao?", "conversation_id": chat,
+                         "new_conversation": True}).json()
+    assert fresh["understood_as"] is None
+
+
 def test_documents_lists_the_corpus_with_metadata(client):
     items = client.get("/documents").json()
     assert [d["doc_id"] for d in items] == sorted(p.stem for p in CORPUS.glob("*.txt"))

@@ -13,6 +13,14 @@
   const template = $("citation-tpl");
   const documents = new Map();
   let pending = null;
+  // One conversation per browser tab: follow-ups ("còn ở Hà Tĩnh thì sao?") build on it;
+  // "Câu hỏi mới" starts a new one.
+  let conversationId = newConversationId();
+  let freshConversation = true;
+
+  function newConversationId() {
+    return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+  }
 
   function vnDate(iso) {
     const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
@@ -86,7 +94,7 @@
       const response = await fetch("/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question }),
+        body: JSON.stringify({ question, conversation_id: conversationId, new_conversation: freshConversation }),
         credentials: "same-origin",
         signal: pending.signal,
       });
@@ -99,6 +107,7 @@
         fail((data && data.detail) || `Máy chủ trả lỗi ${response.status}.`);
         return;
       }
+      freshConversation = false;
       show(data);
     } catch (err) {
       if (err.name !== "AbortError") fail("Không kết nối được máy chủ. Hãy thử lại.");
@@ -106,6 +115,15 @@
       button.disabled = false;
     }
   }
+
+  $("new-btn").addEventListener("click", () => {
+    conversationId = newConversationId();
+    freshConversation = true;
+    result.hidden = true;
+    status.textContent = "Câu hỏi mới: câu tiếp theo sẽ không dựa vào các câu trước.";
+    input.value = "";
+    input.focus();
+  });
 
   function submit(question) {
     question = question.trim();
