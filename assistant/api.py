@@ -17,8 +17,12 @@ from index.models import Document, DocumentMeta
 from index.settings import Settings, get_settings
 from index.store import IndexStore
 
+from .abstain import coverage_message
+from .answer import AnswerKit
+from .llm import with_generation
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
+from .tasks import Task, filter_tasks
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 
@@ -59,6 +63,8 @@ class Assistant:
         self._documents = {m.doc_id: m for m in store.documents()}
         self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k,
                                          documents=list(self._documents.values()))
+        # Composer, abstention policy, task register and LLM client of this index (assistant/answer.py).
+        self._kit = AnswerKit(chunks, self._documents, store.document, self.settings)
 
     def reload_if_changed(self) -> bool:
         """Pick up a finished ingest without restarting; a failed one changes nothing."""
@@ -80,15 +86,31 @@ class Assistant:
         return self.retriever.search(text, k or self.settings.top_k, filters)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        """Retrieve → abstain when the corpus does not answer → compose the extractive answer
+        → let the optional LLM rewrite it (kept only when its citations check out)."""
         text = clean_question(question, self.settings.max_question_chars)
-        query = self.retriever.understand(text)
-        hits = self.retriever.search(query, k or self.settings.top_k, filters)
+        kit, retriever = self._kit, self.retriever
+        query = retriever.understand(text)
+        k = k or self.settings.top_k
+        # Abstention looks at the best dense and lexical matches among all fusion candidates;
+        # the fused ranking is deterministic, so the first k of them are the k citations.
+        candidates = retriever.search(query, max(k, retriever.config.candidates), filters)
+        hits = candidates[:k]
+        verdict = kit.abstainer.decide(query, candidates, filters)
+        if verdict.abstain:
+            return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
+                          abstained=True, citations=[], intent=query.intent, language=query.language)
         citations = [self.cite(h) for h in hits]
-        if not citations:
-            return Answer(question=text, answer="Không tìm thấy điều khoản nào phù hợp.", abstained=True,
-                          citations=[], intent=query.intent, language=query.language)
-        return Answer(question=text, answer=citations[0].text, abstained=False, citations=citations,
-                      intent=query.intent, language=query.language)
+        composed = kit.composer.compose(query, hits, citations)
+        answer = Answer(question=text, answer=composed.text, abstained=False, citations=citations,
+                        direct=composed.direct, intent=query.intent, language=query.language)
+        generator = kit.generator()
+        return with_generation(answer, generator) if generator else answer
+
+    def tasks(self, agency: str | None = None, locality: str | None = None) -> list[Task]:
+        """The task register: every assigned task of every document, optionally of one agency
+        (any spelling: "Phòng NN&PTNT" = "Phòng Nông nghiệp và Phát triển nông thôn") or locality."""
+        return filter_tasks(self._kit.register(), agency=agency, locality=locality)
 
     def cite(self, hit: Hit) -> Citation:
         meta = self._documents.get(hit.chunk.doc_id) or DocumentMeta(doc_id=hit.chunk.doc_id)

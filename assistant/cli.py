@@ -76,8 +76,14 @@ def ingest(corpus_dirs: tuple[Path, ...], index_dir: Path | None) -> None:
 def ask(question: str, as_json: bool, k: int | None, doc_ids: tuple[str, ...], localities: tuple[str, ...],
         index_dir: Path | None) -> None:
     """Answer QUESTION with citations."""
+    from .api import clean_question
     from .models import Filters, QuestionError
 
+    try:
+        # Refused before the index is loaded: fast, and a message instead of a stack trace.
+        clean_question(question, _settings(index_dir).max_question_chars)
+    except QuestionError as exc:
+        raise click.UsageError(str(exc)) from exc
     assistant = _open_assistant(index_dir)
     try:
         answer = assistant.ask(question, k=k, filters=Filters(doc_ids=list(doc_ids), localities=list(localities)))
@@ -177,6 +183,48 @@ def feedback(as_csv: bool, index_dir: Path | None) -> None:
     click.echo(f"{counts['answers']} answers, {counts['up']} 👍, {counts['down']} 👎 ({store.path})")
     for row in [r for r in store.voted() if r["vote"] < 0][:20]:
         click.echo(f"👎 {row['voted_at']}  {row['question']}")
+
+
+@cli.command()
+@click.option("--agency", default=None, help="Only this agency, in any spelling (\"Phòng NN&PTNT\", \"tai chinh\").")
+@click.option("--locality", default=None, help="Only this locality or its province (\"Vĩnh Linh\", \"Quảng Trị\").")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, for a spreadsheet.")
+@index_option
+def tasks(agency: str | None, locality: str | None, as_csv: bool, index_dir: Path | None) -> None:
+    """The task register: every task the documents assign — agency, role, deadline, clause."""
+    from .tasks import tasks_to_csv
+
+    found = _open_assistant(index_dir).tasks(agency=agency, locality=locality)
+    if as_csv:
+        click.echo(tasks_to_csv(found), nl=False)
+        return
+    for t in found:
+        role = "chủ trì" if t.role == "lead" else "phối hợp"
+        summary = t.summary if len(t.summary) <= 300 else t.summary[:300].rsplit(" ", 1)[0] + " …"
+        click.echo(f"{t.agency} ({role}): {summary}")
+        click.echo(f"    thời hạn: {t.deadline or '—'} | {t.locality or '—'} | {t.doc_title}, {t.clause_label} | {t.url}")
+    click.echo(f"{len(found)} nhiệm vụ" if found else "Không có nhiệm vụ nào khớp bộ lọc.", err=True)
+
+
+@cli.command(name="eval")
+@click.argument("questions_file", metavar="QUESTIONS.jsonl",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on the last line.")
+@index_option
+def evaluate(questions_file: Path, as_json: bool, index_dir: Path | None) -> None:
+    """Measure answers on a question set (evals/harness.py): clause hit@1/hit@5, expected
+    answers, abstention precision/recall, false abstentions, latency."""
+    from evals.harness import load_questions, print_report, run
+
+    try:
+        questions = load_questions(questions_file)
+    except (ValueError, UnicodeDecodeError) as exc:         # pydantic's ValidationError is a ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"{questions_file}: không đọc được bộ câu hỏi ({first})") from exc
+    if not questions:
+        raise click.ClickException(f"{questions_file}: không có câu hỏi nào")
+    assistant = _open_assistant(index_dir)
+    print_report(run(questions, assistant.ask), as_json, echo=click.echo)
 
 
 def main() -> None:

@@ -1,0 +1,310 @@
+"""When to say "the documents do not answer this" instead of quoting the nearest clause.
+
+Retrieval always returns *something*; an officer must never receive a clause about
+cooperative funds as the answer to "what is the weather in Hà Nội". Three independent
+signals, each measured on evals/questions.jsonl (96 answerable questions, 14 that are not):
+
+1. **Another place.** The question names a province the corpus has no document for
+   ("thuế suất … ở Đà Nẵng", "htx o nghe an", "Bình Định province") and no national
+   (locality-free) text is among the hits. Local plans of Vĩnh Linh do not answer for
+   Nghệ An, however similar the wording. This catches 5 of the 14, including the three
+   that are about cooperatives and therefore look in-scope to every other signal.
+
+2. **Vocabulary coverage** — does the corpus speak about this at all?
+   Vietnamese: the share of the question's word pairs (BM25 bigram tokens; pairs with a
+   question word such as "nào", "gì", "bao nhiêu" left out) that occur anywhere in the
+   indexed clauses. Answerable questions: 0.39 at the lowest (q077), most above 0.5;
+   unanswerable ones without a foreign place: 0.20 at the highest (oos04 "trận Việt Nam gặp
+   Thái Lan"). Threshold 0.25, in the gap and nearer the off-topic side, because a false
+   abstention costs an officer more than a far-fetched quote he can see is beside the point.
+   English: the share of content words the domain glossary or the corpus knows (English
+   questions reach the Vietnamese clauses only through the glossary). Answerable: 0.62 at
+   the lowest (q082); unanswerable: 0.20 at the highest (oos08 "today's USD to VND
+   exchange rate"). Threshold 0.4.
+
+3. **Weak retrieval evidence** — Hit.dense_similarity and Hit.lexical_score: the best
+   cosine similarity among the candidates below 0.85 *and* the best BM25 score below 10.
+   Answerable questions never have both (lowest similarity 0.845 came with BM25 20.0;
+   lowest BM25 7.8 with similarity 0.871); 10 of the 14 unanswerable ones do. The
+   similarity scale is that of the bundled multilingual-e5-small, so with another embedder
+   this signal is off (`AbstentionConfig.for_embedder`) until someone measures that
+   embedder's scale with `htx eval evals/questions.jsonl`; the other two do not depend on it.
+
+Any one signal abstains. The fused `Hit.score` is not used: it is min-max normalized per
+question, so the best hit of an off-topic question scores as high as a perfect match.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from index.models import Chunk, DocumentMeta
+from index.normalize import fold, normalize_text, strip_diacritics, tokenize
+from index.settings import DEFAULT_EMBEDDER
+
+from .models import Filters, Hit
+from .query import Query, load_abbreviations, load_glossary
+
+__all__ = ["AbstentionConfig", "Verdict", "Abstainer", "coverage_message"]
+
+_DATA_DIR = Path(__file__).resolve().parent / "data"
+
+NO_HITS = "no_hits"
+OTHER_PLACE = "other_place"
+OFF_TOPIC = "off_topic"
+WEAK_EVIDENCE = "weak_evidence"
+
+
+@dataclass(frozen=True)
+class AbstentionConfig:
+    min_bigram_coverage_vi: float = 0.25
+    min_word_coverage_en: float = 0.4
+    # None: the weak-evidence signal is off (another embedder: its similarities are on a
+    # scale nobody measured; all-MiniLM-L6-v2 gives 0.66 to a clause that answers).
+    weak_similarity: float | None = 0.85
+    weak_lexical: float = 10.0
+
+    @classmethod
+    def for_embedder(cls, embedder: str) -> "AbstentionConfig":
+        return cls() if embedder == DEFAULT_EMBEDDER else cls(weak_similarity=None)
+
+
+@dataclass
+class Verdict:
+    abstain: bool
+    reason: str | None = None
+    places: list[str] = field(default_factory=list)       # foreign places the question names
+    coverage: float | None = None
+    best_similarity: float | None = None
+    best_lexical: float | None = None
+
+
+# ---------------------------------------------------------------- places
+
+
+def _loose(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", strip_diacritics(fold(text))).split())
+
+
+@dataclass(frozen=True)
+class _Place:
+    name: str
+    loose: tuple[re.Pattern[str], ...]        # every spelling, on folded unaccented text
+    written: tuple[re.Pattern[str], ...]      # strict names: as written, diacritics or capital required
+
+
+@cache
+def _places() -> tuple[_Place, ...]:
+    raw = yaml.safe_load((_DATA_DIR / "places.yaml").read_text(encoding="utf-8")) or {}
+    strict = {normalize_text(s) for s in raw.get("strict") or []}
+    out = []
+    for name, aliases in (raw.get("provinces") or {}).items():
+        name = normalize_text(str(name))
+        spellings = list(dict.fromkeys([name, *(normalize_text(str(a)) for a in aliases or [])]))
+        loose = tuple(re.compile(rf"(?<!\w){re.escape(_loose(s))}(?!\w)") for s in spellings if _loose(s))
+        written: tuple[re.Pattern[str], ...] = ()
+        if name in strict or any(s in strict for s in spellings):
+            # "hai phong" may be "hai phòng" (two offices): only the written name counts,
+            # with its diacritics (any case) or capitalized without them.
+            written = tuple(
+                re.compile(rf"(?<!\w)(?:(?i:{words})|{re.escape(strip_diacritics(s))})(?!\w)")
+                for s in spellings
+                for words in [r"\s+".join(re.escape(w) for w in s.split())]
+            )
+        out.append(_Place(name, loose, written))
+    return tuple(out)
+
+
+def places_named(question: str) -> list[str]:
+    """Provinces the question names, canonical spelling, in the order of the list."""
+    loose = _loose(question)
+    text = normalize_text(question)
+    found = []
+    for place in _places():
+        if not any(p.search(loose) for p in place.loose):
+            continue
+        if place.written and not any(p.search(text) for p in place.written):
+            continue
+        found.append(place.name)
+    return found
+
+
+# ---------------------------------------------------------------- vocabulary coverage
+
+# Syllables that ask rather than say: pairs containing them are not looked up.
+_QUESTION_SYLLABLES = frozenset("ai gi nao sao nhieu khong chua".split())
+_ENGLISH_STOPWORDS = frozenset(
+    """a an the of in on at to by for with from into under per and or not no is are was were be been being do
+    does did has have had can could will would should must may might what which who whom whose when where why
+    how that this these those there their its it each every many much any all more most than about according
+    under our your his her they them she he you we i me my also just only very get got""".split()
+)
+
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("\u2019", "'").removesuffix("'s")
+    word = re.sub(r"(?<=\w)is(e|ed|es|ing|ation|ations)$", r"iz\1", word)
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+@cache
+def _glossary_stems() -> frozenset[str]:
+    stems: set[str] = set()
+    for phrase in load_glossary():
+        stems.update(_stem(w) for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _ENGLISH_STOPWORDS)
+    return frozenset(stems)
+
+
+class Abstainer:
+    def __init__(self, chunks: Iterable[Chunk], documents: Mapping[str, DocumentMeta],
+                 config: AbstentionConfig | None = None) -> None:
+        self.config = config or AbstentionConfig()
+        vocabulary: set[str] = set()
+        localities: set[str] = set()
+        for chunk in chunks:
+            vocabulary.update(tokenize(chunk.embedding_text()))
+            if chunk.locality:
+                localities.add(chunk.locality)
+        self._vocabulary = frozenset(vocabulary)
+        self._abbreviations = frozenset(_loose(a) for a in load_abbreviations())
+        for meta in documents.values():
+            localities.update(x for x in (meta.locality, meta.province) if x)
+        self._known_places = frozenset(_loose(p) for p in localities)
+        # A national text (no locality) may answer for any province.
+        self._national = frozenset(m.doc_id for m in documents.values() if not m.locality)
+
+    # -- signals
+
+    def foreign_places(self, question: str) -> list[str]:
+        named = places_named(question)
+        if not named:
+            return []
+        known = [p for p in named if _loose(p) in self._known_places]
+        if known or any(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", _loose(question)) for k in self._known_places):
+            return []                 # "Quảng Trị", "Vĩnh Linh": the corpus has these
+        return named
+
+    def coverage(self, query: Query) -> float | None:
+        if query.language == "en":
+            return self._english_coverage(query.original)
+        tokens = tokenize(query.original)
+        pairs = [t for t in dict.fromkeys(tokens) if "_" in t and not set(t.split("_")) & _QUESTION_SYLLABLES]
+        if not pairs:
+            pairs = [t for t in dict.fromkeys(tokens) if "_" not in t and t not in _QUESTION_SYLLABLES]
+        if not pairs:
+            return None
+        return sum(t in self._vocabulary for t in pairs) / len(pairs)
+
+    def _english_coverage(self, text: str) -> float | None:
+        words = [w for w in re.findall(r"[^\W\d_]+(?:['\u2019]s)?", text) if len(w) >= 3]
+        content = [w for w in words if w.lower() not in _ENGLISH_STOPWORDS]
+        if not content:
+            return None
+        glossary = _glossary_stems()
+
+        def known(word: str) -> bool:
+            loose = _loose(re.sub(r"['\u2019]s$", "", word))
+            return _stem(word) in glossary or loose in self._vocabulary or loose in self._abbreviations
+
+        return sum(known(w) for w in content) / len(content)
+
+    # -- the decision
+
+    def decide(self, query: Query, candidates: list[Hit], filters: Filters | None = None) -> Verdict:
+        """`candidates`: the retriever's hits for the question, best first (more than the
+        citations shown, so the best dense and lexical matches are among them)."""
+        cfg = self.config
+        if not candidates:
+            return Verdict(True, NO_HITS)
+        best_sim = max((h.dense_similarity for h in candidates if h.dense_similarity is not None), default=0.0)
+        best_lex = max((h.lexical_score for h in candidates if h.lexical_score is not None), default=0.0)
+        coverage = self.coverage(query)
+        verdict = Verdict(False, coverage=coverage, best_similarity=best_sim, best_lexical=best_lex)
+
+        explicit_place = filters is not None and bool(filters.localities or filters.doc_ids)
+        foreign = [] if explicit_place else self.foreign_places(query.original)
+        if foreign and not any(h.chunk.doc_id in self._national for h in candidates[:5]):
+            verdict.abstain, verdict.reason, verdict.places = True, OTHER_PLACE, foreign
+            return verdict
+        minimum = cfg.min_word_coverage_en if query.language == "en" else cfg.min_bigram_coverage_vi
+        if coverage is not None and coverage < minimum:
+            verdict.abstain, verdict.reason = True, OFF_TOPIC
+            return verdict
+        if cfg.weak_similarity is not None and best_sim < cfg.weak_similarity and best_lex < cfg.weak_lexical:
+            verdict.abstain, verdict.reason = True, WEAK_EVIDENCE
+        return verdict
+
+
+# ---------------------------------------------------------------- what to say
+
+
+def _date(meta: DocumentMeta) -> str:
+    if meta.issued:
+        return meta.issued.strftime("%d/%m/%Y")
+    return meta.issued_text or (str(meta.year) if meta.year else "")
+
+
+def _document_line(meta: DocumentMeta) -> str:
+    date = _date(meta)
+    title = (meta.title or "").strip()
+    if len(title) > 110:
+        title = title[:110].rsplit(" ", 1)[0] + " …"
+    parts = [meta.short_name() + (f" ({date})" if date else "")]
+    if title:
+        parts.append(title)
+    return "- " + ": ".join(parts)
+
+
+_LIST_AT_MOST = 12
+
+
+def coverage_message(verdict: Verdict, language: str, documents: list[DocumentMeta],
+                     filters: Filters | None = None) -> str:
+    """The abstention text: plainly that the corpus does not answer, and what it does cover."""
+    en = language == "en"
+    lines: list[str] = []
+    if verdict.reason == NO_HITS and filters is not None and not filters.is_empty():
+        lines.append("No indexed document matches the filters given." if en
+                     else "Không có văn bản nào khớp với bộ lọc đã chọn.")
+    elif verdict.reason == OTHER_PLACE:
+        where = ", ".join(verdict.places)
+        lines.append(f"The documents I have do not cover {where}, so I cannot answer this question." if en
+                     else f"Kho văn bản không có văn bản nào của {where} nên không trả lời được câu hỏi này.")
+    else:
+        lines.append("The documents I have do not answer this question." if en
+                     else "Các văn bản hiện có không trả lời được câu hỏi này.")
+
+    places = []
+    for meta in documents:
+        place = meta.locality or "toàn quốc"
+        if meta.province and meta.province != meta.locality:
+            place = f"{place} ({meta.province})"
+        if place not in places:
+            places.append(place)
+    if documents:
+        lines.append("")
+        lines.append(
+            f"They are {len(documents)} documents on cooperatives and the collective economy"
+            + (f" of {', '.join(places)}:" if places else ":")
+            if en else
+            f"Kho gồm {len(documents)} văn bản về kinh tế tập thể, hợp tác xã"
+            + (f" của {', '.join(places)}:" if places else ":")
+        )
+        lines.extend(_document_line(m) for m in documents[:_LIST_AT_MOST])
+        if len(documents) > _LIST_AT_MOST:
+            more = len(documents) - _LIST_AT_MOST
+            lines.append(f"- … and {more} more" if en else f"- … và {more} văn bản khác")
+        lines.append("")
+        lines.append(
+            "Ask about what they assign: who leads a task, deadlines, targets, the rules they cite." if en else
+            "Hãy hỏi về nội dung các văn bản này: cơ quan nào chủ trì, thời hạn, chỉ tiêu, căn cứ áp dụng."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Optional generation: a language model rewrites the answer fluently from the retrieved
+clauses only, citing them as [1], [2].
+
+Off unless `HTX_LLM_BASE_URL` names an OpenAI-compatible endpoint (a local Ollama, vLLM,
+llama.cpp server…); the model is reached through llama-index's `OpenAILike`. The model
+never has the last word on provenance: every [n] it writes must name one of the
+citations it was given, and it must cite at least one. On any error, on timeout
+(`HTX_LLM_TIMEOUT_S`) or on a marker that does not check out, the extractive answer is
+returned unchanged, so a misbehaving model costs fluency, never correctness.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from index.settings import Settings
+
+from .models import Answer, Citation
+
+__all__ = ["Generator", "check_markers", "with_generation"]
+
+log = logging.getLogger(__name__)
+
+# "[1]", "[1, 3]", "[2-3]": every number inside must be a citation.
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]")
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="htx-llm")
+_MAX_CLAUSE_CHARS = 2500
+
+_SYSTEM = {
+    "vi": (
+        "Bạn trả lời câu hỏi của cán bộ về văn bản chính sách hợp tác xã. Chỉ dùng các điều khoản "
+        "được đánh số bên dưới, không thêm hiểu biết bên ngoài. Trả lời ngắn gọn bằng tiếng Việt, "
+        "nêu thẳng điều được hỏi (cơ quan, thời hạn, chỉ tiêu), và ghi nguồn sau mỗi ý bằng số trong "
+        "ngoặc vuông như [1] hoặc [2]. Nếu các điều khoản không trả lời được, hãy nói rõ như vậy."
+    ),
+    "en": (
+        "You answer an official's question about Vietnamese cooperative policy documents. Use only "
+        "the numbered clauses below, no outside knowledge. Answer briefly in English, stating exactly "
+        "what was asked (agency, deadline, target), and cite the source of every statement with its "
+        "number in square brackets, like [1] or [2]. Keep Vietnamese names of agencies as written. "
+        "If the clauses do not answer the question, say so."
+    ),
+}
+
+
+def check_markers(text: str, n_citations: int) -> list[int] | None:
+    """The citation numbers `text` uses, or None when it uses none or one that does not exist."""
+    numbers: set[int] = set()
+    for group in _MARKER.findall(text):
+        for part in re.split(r"\s*[,;]\s*", group):
+            if re.search(r"[-–]", part):
+                low, high = (int(x) for x in re.split(r"\s*[-–]\s*", part))
+                if low > high:
+                    return None
+                numbers.update(range(low, high + 1))
+            else:
+                numbers.add(int(part))
+    if not numbers or any(not 1 <= k <= n_citations for k in numbers):
+        return None
+    # Brackets that look like markers but are not numbers ("[a]", "[1a]") cannot be checked either.
+    if re.search(r"\[\s*\d+[^\]\d,;\s–-][^\]]*\]", text):
+        return None
+    return sorted(numbers)
+
+
+@dataclass
+class Generated:
+    text: str
+    cited: list[int]
+
+
+class Generator:
+    def __init__(self, settings: Settings) -> None:
+        from llama_index.llms.openai_like import OpenAILike
+
+        self.timeout = settings.llm_timeout_s
+        self.llm = OpenAILike(
+            model=settings.llm_model,
+            api_base=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            is_chat_model=True,
+            timeout=settings.llm_timeout_s,
+            max_retries=0,                 # a retry would double the wait before the fallback
+            temperature=0.1,
+            max_tokens=600,
+        )
+
+    def _messages(self, question: str, language: str, citations: list[Citation]):
+        from llama_index.core.llms import ChatMessage, MessageRole
+
+        clauses = "\n\n".join(
+            f"[{n}] {c.doc_title}, {c.clause_label}:\n{c.text[:_MAX_CLAUSE_CHARS]}"
+            for n, c in enumerate(citations, start=1)
+        )
+        label = ("Question", "Clauses") if language == "en" else ("Câu hỏi", "Các điều khoản")
+        return [
+            ChatMessage(role=MessageRole.SYSTEM, content=_SYSTEM["en" if language == "en" else "vi"]),
+            ChatMessage(role=MessageRole.USER, content=f"{label[0]}: {question}\n\n{label[1]}:\n{clauses}"),
+        ]
+
+    def write(self, question: str, language: str, citations: list[Citation]) -> Generated | None:
+        """The model's answer when it can be checked, else None (the caller keeps its own)."""
+        if not citations:
+            return None
+        messages = self._messages(question, language, citations)
+        future = _EXECUTOR.submit(self.llm.chat, messages)
+        try:
+            response = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            log.warning("generation timed out after %.1f s; extractive answer kept", self.timeout)
+            return None
+        except Exception as exc:               # any transport, HTTP or parsing error
+            log.warning("generation failed (%s: %s); extractive answer kept", type(exc).__name__, exc)
+            return None
+        text = (response.message.content or "").strip()
+        cited = check_markers(text, len(citations))
+        if not text or cited is None:
+            log.warning("generated answer cites nothing checkable; extractive answer kept")
+            return None
+        return Generated(text, cited)
+
+
+def with_generation(answer: Answer, generator: Generator) -> Answer:
+    """The answer rewritten by the model, its cited clauses quoted verbatim below it; the
+    extractive `answer` itself when generation does not succeed."""
+    if answer.abstained or not answer.citations:
+        return answer
+    generated = generator.write(answer.question, answer.language, answer.citations)
+    if generated is None:
+        return answer
+    open_q, close_q = ("“", "”") if answer.language == "en" else ("«", "»")
+    lines = [generated.text]
+    for n in generated.cited:
+        c = answer.citations[n - 1]
+        lines += ["", f"[{n}] {c.doc_title}, {c.clause_label}:", f"{open_q}{c.text}{close_q}"]
+    return answer.model_copy(update={"answer": "\n".join(lines)})

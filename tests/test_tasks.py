@@ -1,0 +1,119 @@
+"""The task register: every task every document assigns, by agency, with its deadline and clause."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.extract import agency_key
+from assistant.tasks import CSV_COLUMNS
+
+VL_LETTER = "vinh-linh-cv-ubnd-nn-2023"
+
+
+@pytest.fixture(scope="module")
+def register(assistant):
+    return assistant.tasks()
+
+
+def test_every_document_assigns_tasks_and_no_task_comes_from_a_preamble(assistant, register):
+    assert {t.doc_id for t in register} == {m.doc_id for m in assistant.documents()}
+    assert not [t for t in register if t.clause[0] == "mở đầu"]
+    for t in register:
+        assert t.role in {"lead", "partner"}
+        assert t.summary and t.agency and t.clause_label
+        assert t.url == f"/documents/{t.doc_id}#{t.anchor}"
+
+
+@pytest.mark.parametrize("spelling", [
+    "Phòng NN&PTNT",
+    "Phòng Nông nghiệp và PTNT",
+    "Phòng Nông nghiệp và Phát triển nông thôn",
+    "phong nong nghiep va phat trien nong thon",
+    "PHÒNG NÔNG NGHIỆP VÀ PTNT HUYỆN",
+])
+def test_one_agency_whatever_the_spelling(assistant, spelling):
+    tasks = assistant.tasks(agency=spelling)
+    # The corpus writes "Phòng Nông nghiệp và PTNT" and "Phòng Nông nghiệp và PTNT huyện".
+    assert {t.agency_as_written for t in tasks} == {"Phòng Nông nghiệp và PTNT", "Phòng Nông nghiệp và PTNT huyện"}
+    assert len({t.agency for t in tasks}) == 1
+    assert {t.doc_id for t in tasks} == {VL_LETTER}
+    assert len(tasks) == len(assistant.tasks(agency="Phòng NN&PTNT"))
+
+
+def test_agency_keys_keep_different_bodies_apart():
+    assert agency_key("Sở NN&PTNT") == agency_key("Sở Nông nghiệp và Phát triển Nông thôn")
+    assert agency_key("Sở KH&ĐT") == agency_key("Sở Kế hoạch và Đầu tư")
+    assert agency_key("UBND huyện") == agency_key("Ủy ban nhân dân huyện")
+    assert agency_key("Phòng Nông nghiệp và PTNT") != agency_key("Sở Nông nghiệp và PTNT")
+    assert agency_key("UBND huyện") != agency_key("UBND tỉnh")
+    assert agency_key("Phòng Tài chính - Kế hoạch huyện") == agency_key("Phòng Tài chính – Kế hoạch")
+
+
+def test_an_addressee_heading_assigns_each_bullet_with_its_own_deadline(assistant):
+    tasks = assistant.tasks(agency="Phòng Tài chính - Kế hoạch", locality="Vĩnh Linh")
+    in_32 = [t for t in tasks if t.clause == ["3", "3.2"]]
+    # Three bullets under "3.2. Phòng Tài chính - Kế hoạch huyện:", the third in the second
+    # piece of the split clause, each with the deadline printed after it.
+    assert [t.deadline for t in in_32] == [
+        "Thực hiện hàng năm, giai đoạn", "trong quý I năm 2023", "Hoàn thành trong quý III năm 2023"]
+    assert all(t.role == "lead" and t.clause_label == "mục 3.2" and t.locality == "Vĩnh Linh" for t in in_32)
+    assert "giải thể bắt buộc" in in_32[2].summary
+    assert in_32[2].url == f"/documents/{VL_LETTER}#s-3-3.2"
+
+
+def test_chu_tri_phoi_hop_voi_gives_a_lead_and_a_partner(assistant):
+    tasks = [t for t in assistant.tasks(locality="Quảng Nam") if t.clause == ["5"]]
+    roles = {(t.agency, t.role) for t in tasks}
+    assert roles == {("Sở Tài chính", "lead"), ("Liên minh Hợp tác xã tỉnh", "partner")}
+    lead = next(t for t in tasks if t.role == "lead")
+    assert lead.coordinates_with == ["Liên minh Hợp tác xã tỉnh"]
+    assert lead.summary.startswith("Chủ trì, phối hợp với Liên minh Hợp tác xã tỉnh")
+
+
+def test_the_appendix_table_assigns_rows_to_its_responsibility_column(assistant):
+    tasks = [t for t in assistant.tasks(locality="Hà Tĩnh") if t.clause == ["Phụ lục", "1.2"]]
+    assert {t.agency for t in tasks} == {"Đài Phát thanh - Truyền hình tỉnh", "Báo Hà Tĩnh"}
+    assert all(t.role == "lead" for t in tasks)
+
+
+def test_a_closing_assignment_giao_x_chu_tri(assistant):
+    closing = [t for t in assistant.tasks(agency="Phòng NN&PTNT") if t.clause == ["phần kết"]]
+    assert closing and closing[0].role == "lead"
+    partners = [t for t in assistant.tasks(agency="Văn phòng HĐND và UBND huyện") if t.clause == ["phần kết"]]
+    assert [t.role for t in partners] == ["partner"]
+
+
+def test_filters_by_locality_or_province_with_or_without_diacritics(assistant, register):
+    ha_tinh = assistant.tasks(locality="Hà Tĩnh")
+    assert ha_tinh and {t.doc_id for t in ha_tinh} == {"ha-tinh-kh-ubnd-2022"}
+    # Vĩnh Linh is a district of Quảng Trị: the province finds its tasks.
+    assert assistant.tasks(locality="quang tri") == assistant.tasks(locality="Vĩnh Linh")
+    assert assistant.tasks(locality="Đà Nẵng") == []
+    assert assistant.tasks(agency="Sở Tư pháp") == []
+    both = assistant.tasks(agency="Sở Kế hoạch và Đầu tư", locality="Quảng Nam")
+    assert both and all(t.doc_id.startswith("quang-nam") and t.agency == "Sở Kế hoạch và Đầu tư" for t in both)
+    assert len(assistant.tasks(agency=None, locality=None)) == len(register)
+
+
+def test_htx_tasks_csv(built_index):
+    result = CliRunner().invoke(cli, ["tasks", "--agency", "tai chinh", "--csv", "--index", str(built_index)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert body
+    assert {r["agency"] for r in body} == {"Phòng Tài chính - Kế hoạch huyện", "Sở Tài chính"}
+    dissolution = next(r for r in body if "giải thể" in r["summary"])
+    assert dissolution["deadline"] == "Hoàn thành trong quý III năm 2023"
+    assert dissolution["clause_label"] == "mục 3.2" and dissolution["locality"] == "Vĩnh Linh"
+
+
+def test_htx_tasks_lists_tasks_readably(built_index):
+    result = CliRunner().invoke(cli, ["tasks", "--agency", "Sở Tài chính", "--index", str(built_index)])
+    assert result.exit_code == 0
+    assert "Sở Tài chính (chủ trì): Chủ trì, phối hợp với Liên minh Hợp tác xã tỉnh" in result.output
+    assert "Công văn số 2651/UBND-KTN" in result.output and "mục 5" in result.output
