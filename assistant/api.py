@@ -20,10 +20,13 @@ from index.store import IndexStore
 from .abstain import coverage_message
 from .answer import AnswerKit
 from .llm import with_generation
+from .conversation import ConversationStore
+from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
 from .tasks import Task, filter_tasks
 
+CONVERSATIONS_FILE = "conversations.sqlite"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 
 
@@ -48,6 +51,10 @@ class Assistant:
         self.settings = settings
         self._lock = threading.Lock()
         self._embed_model = load_embedder(settings.embedder)
+        self.conversations = ConversationStore(
+            settings.index_dir / CONVERSATIONS_FILE if settings.index_dir else None,
+            ttl_s=settings.conversation_ttl_s,
+        )
         self._load(store)
 
     @classmethod
@@ -111,6 +118,25 @@ class Assistant:
         """The task register: every assigned task of every document, optionally of one agency
         (any spelling: "Phòng NN&PTNT" = "Phòng Nông nghiệp và Phát triển nông thôn") or locality."""
         return filter_tasks(self._kit.register(), agency=agency, locality=locality)
+
+    def ask_in_conversation(self, conversation_id: str, question: str, k: int | None = None,
+                            filters: Filters | None = None) -> Answer:
+        """`ask`, where a short follow-up ("còn ở Hà Tĩnh thì sao?") is first rewritten into the
+        full question it stands for; `Answer.understood_as` shows the rewrite so it can be corrected."""
+        text = clean_question(question, self.settings.max_question_chars)
+        previous = self.conversations.get(conversation_id).last
+        rewrite = rewrite_follow_up(text, previous, self.retriever.localities)
+        answer = self.ask(rewrite.question, k=k, filters=filters)
+        if rewrite.rewritten:
+            answer.question = text
+            answer.understood_as = rewrite.question
+        turn = rewrite.turn
+        turn.doc_ids = list(dict.fromkeys(c.doc_id for c in answer.citations))
+        self.conversations.add(conversation_id, turn)
+        return answer
+
+    def new_conversation(self, conversation_id: str) -> None:
+        self.conversations.reset(conversation_id)
 
     def cite(self, hit: Hit) -> Citation:
         meta = self._documents.get(hit.chunk.doc_id) or DocumentMeta(doc_id=hit.chunk.doc_id)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20, description="Citations returned per question.")
     max_question_chars: int = Field(2000, description="Longer questions are refused with a clear message.")
     embed_batch_size: int = Field(32, description="Passages embedded per batch during ingest.")
+    conversation_ttl_s: float = Field(1800, description="A chat's follow-ups refer back at most this long.")
 
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for optional generation.")
     llm_model: str = Field("qwen2.5:7b-instruct", description="Model name sent to that endpoint.")
@@ -61,7 +62,6 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="Secret Telegram sends with webhook calls; default derived from the token."
     )
-
 
 
 @lru_cache(maxsize=1)
