@@ -19,6 +19,7 @@ __all__ = ["normalize_text", "fold", "strip_diacritics", "tokenize", "STOPWORDS"
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 # Marks that make a different vowel letter (â ă ê ô ơ ư), not a tone.
 _QUALITY_MARKS = frozenset("\u0302\u0306\u031b")
+_TONE_BEFORE_HIGH = re.compile("[\u0300\u0301\u0303\u0309\u0323](?=[^\x00-\u02ff])")
 _VOWELS = frozenset("aăâeêioôơuưy")
 _QUALITY_VOWELS = frozenset("ăâêôơư")
 _FINAL_CONSONANTS = frozenset({"", "c", "ch", "m", "n", "ng", "nh", "p", "t"})
@@ -123,6 +124,10 @@ def _loose_form(syllable: str) -> str:
 
 
 def _clean_characters(decomposed: str) -> str:
+    # Fast path (most corpus text): isprintable() is False for every category dropped or
+    # replaced below except the plain space, which stays a space.
+    if decomposed.replace("\n", " ").replace("\t", " ").isprintable():
+        return decomposed
     out = []
     for ch in decomposed:
         if ch in "\n\t":
@@ -146,6 +151,10 @@ def _marks_in_vietnamese_order(decomposed: str) -> str:
     Unicode orders a circumflex and an acute (same combining class) as typed, so "e" +
     acute + circumflex would not compose into "ế"; Vietnamese only has the one letter.
     """
+    # Fast path: nothing moves unless a tone mark is directly followed by another combining
+    # mark (every combining mark is at U+0300 or above).
+    if not any(unicodedata.combining(decomposed[m.end()]) for m in _TONE_BEFORE_HIGH.finditer(decomposed)):
+        return decomposed
     out: list[str] = []
     pending_tones: list[str] = []
     for ch in decomposed:

@@ -87,3 +87,24 @@ def test_structured_text_keeps_every_chunk_checkable_against_its_source(source):
        st.sampled_from(["\n", "\r\n", "\n\n"]))
 def test_long_sections_split_into_checkable_pieces(lines, newline):
     check("KẾ HOẠCH\nPhát triển hợp tác xã\n" + newline.join(lines) + newline)
+
+
+MARKS = st.sampled_from(["\u0300", "\u0301", "\u0303", "\u0309", "\u0323", "\u0302", "\u0306", "\u031b", "\u0308",
+                         "\u20d7", "\u200b", "\ufeff", "\xa0", "\u2028", "\t", "\n", "\r"])
+vietnamese_ish = st.lists(st.one_of(st.sampled_from("aăâeêioôơuưyđĐHOAKQGNT "), MARKS, st.characters()),
+                          max_size=60).map("".join)
+
+
+@FUZZ
+@given(vietnamese_ish)
+@example("Hoà thuỷ khoẻ Uỷ")
+@example("e\u0301\u0302")          # acute typed before circumflex must still compose into ế
+def test_normalization_is_idempotent_and_tokenizes_anything(text):
+    """Questions and documents meet in one spelling: normalizing twice changes nothing,
+    and any text, however its marks were typed, yields BM25 tokens without an error."""
+    from index.normalize import normalize_text, tokenize
+
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+    assert normalize_text("e\u0301\u0302") == "ế"
+    tokenize(text)
