@@ -113,6 +113,32 @@ def documents(index_dir: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("doc_ids", nargs=-1, required=True, metavar="DOC_ID...")
+@index_option
+def remove(doc_ids: tuple[str, ...], index_dir: Path | None) -> None:
+    """Remove documents from the index (ids as `htx documents` lists them).
+
+    Atomic: a new generation without them replaces the current one; the other documents
+    keep their vectors, nothing is re-embedded."""
+    from index.ingest import IngestError, remove_documents
+    from index.store import StoreError
+
+    settings = _settings(index_dir)
+    try:
+        report = remove_documents(settings, doc_ids)
+    except (IngestError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"removed {', '.join(report.removed)} ({report.removed_chunks} chunks); the index now holds "
+               f"{report.documents} documents, {report.chunks} chunks")
+    for path in report.in_corpus:
+        click.echo(f"warning: {path} is still in the corpus folder {path.parent}, which `htx ingest` reads by "
+                   f"default: the next ingest will index it again; delete or move the file", err=True)
+    for path in report.sources_elsewhere:
+        click.echo(f"note: its source file {path} still exists: an ingest with --corpus {path.parent} "
+                   f"will index it again", err=True)
+
+
+@cli.command()
 @index_option
 def shell(index_dir: Path | None) -> None:
     """Ask questions interactively (empty line or Ctrl-D to quit)."""

@@ -2,6 +2,11 @@
 
 Unchanged clauses keep the vectors stored in the current generation (matched by chunk id
 and content hash), so re-running ingest after editing one file embeds only what changed.
+Which files are documents: those with a suffix the loaders read (`index.loaders.SUPPORTED_SUFFIXES`:
+text, Markdown, Word, PDF, HTML) and the office formats they refuse with a message
+(.doc, .rtf, .odt…, reported so the operator converts them). Anything else in a corpus folder
+(.json/.jsonl data beside the laws, `metadata.yaml` and `<file>.meta.yaml` sidecars, images)
+is data, not a document: ignored and not reported as skipped, like README* and hidden files.
 A file that cannot be read is reported and skipped; anything else that goes wrong
 (embedder failure, Ctrl-C, SIGKILL) leaves the current generation serving untouched, and
 the half-written one is deleted now or by the next ingest.
@@ -49,6 +54,7 @@ class IngestReport:
     reused: int = 0                      # chunks whose vectors were copied from the previous generation
     removed_documents: list[str] = field(default_factory=list)   # indexed before, absent now
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
+    ignored: list[Path] = field(default_factory=list)    # not document files (data sidecars, README)
     seconds: float = 0.0
     generation: str = ""
 
@@ -89,6 +95,9 @@ def ingest(
         from .chunking import chunk_document as chunker
     report = IngestReport()
     files = _corpus_files(corpus_dirs, report)
+    if report.ignored:
+        kinds = sorted({p.suffix.lower() or p.name for p in report.ignored})
+        say(f"ignored {len(report.ignored)} files that are not documents ({', '.join(kinds)})")
 
     with ingest_lock(settings.index_dir):
         prune_generations(settings)  # half-written generations of killed ingests
@@ -125,6 +134,109 @@ def ingest(
     return report
 
 
+class UnknownDocument(IngestError):
+    """`htx remove` was given an id that is not in the index."""
+
+
+@dataclass
+class RemoveReport:
+    removed: list[str] = field(default_factory=list)
+    removed_chunks: int = 0
+    documents: int = 0                   # left in the index
+    chunks: int = 0
+    generation: str = ""
+    seconds: float = 0.0
+    # Source files the removed documents would come back from: in the default corpus folders
+    # (the next plain `htx ingest` reads them again), and elsewhere where they were read from.
+    in_corpus: list[Path] = field(default_factory=list)
+    sources_elsewhere: list[Path] = field(default_factory=list)
+
+
+def remove_documents(
+    settings: Settings,
+    doc_ids: Sequence[str],
+    *,
+    corpus_dirs: Sequence[Path] | None = None,
+    progress: Progress | None = None,
+) -> RemoveReport:
+    """Take documents out of the index: a new generation holding every other document, with
+    the vectors stored for them (nothing is embedded), swapped in atomically under the ingest
+    lock. An id not in the index raises UnknownDocument and changes nothing.
+
+    `corpus_dirs` (default `settings.corpus_dirs`) are checked for the removed documents'
+    files, which the next ingest of those folders would index again."""
+    started = time.monotonic()
+    say = progress or (lambda message: None)
+    wanted = list(dict.fromkeys(doc_ids))
+    if not wanted:
+        raise IngestError("name the id of a document to remove (see `htx documents`)")
+    report = RemoveReport(removed=wanted)
+    with ingest_lock(settings.index_dir):
+        prune_generations(settings)
+        store = IndexStore.open(settings, check_embedder=False)
+        try:
+            metas = {m.doc_id: m for m in store.documents()}
+            unknown = [d for d in wanted if d not in metas]
+            if unknown:
+                raise UnknownDocument(
+                    f"not in the index at {settings.chroma_url or settings.index_dir}: {', '.join(unknown)} "
+                    f"(`htx documents` lists the {len(metas)} indexed ids); the index is unchanged"
+                )
+            keep = [d for d in sorted(metas) if d not in wanted]
+            if not keep:
+                raise IngestError("that would leave the index empty; the index is unchanged "
+                                  "(to start over, delete the index directory and run `htx ingest`)")
+            # The kept vectors were made by the index's embedder, whatever HTX_EMBEDDER says now.
+            writer_settings = settings.model_copy(update={"embedder": store.embedder_id or settings.embedder})
+            chunks = store.all_chunks()
+            kept = [c for c in chunks if c.doc_id not in wanted]
+            report.removed_chunks = len(chunks) - len(kept)
+            with IndexWriter(writer_settings) as writer:
+                for doc_id in keep:
+                    doc = store.document(doc_id)
+                    if doc is None:
+                        raise IngestError(f"the index has chunks of {doc_id!r} but no document record: "
+                                          "rebuild it with `htx ingest`")
+                    writer.add_documents([doc])
+                for i in range(0, len(kept), _LOOKUP_BATCH):
+                    batch = kept[i : i + _LOOKUP_BATCH]
+                    stored = store.stored_vectors([c.chunk_id for c in batch])
+                    missing = [c.chunk_id for c in batch if c.chunk_id not in stored]
+                    if missing:
+                        raise IngestError(f"no stored vector for {missing[0]}: rebuild the index with `htx ingest`")
+                    writer.add_chunks(batch, [stored[c.chunk_id][1] for c in batch])
+                report.documents = writer.documents_written
+                report.chunks = writer.chunks_written
+                report.generation = writer.commit()["generation"]
+                say(f"removed {', '.join(wanted)} ({report.removed_chunks} chunks)")
+        finally:
+            store.close()
+    report.seconds = time.monotonic() - started
+    dirs = settings.corpus_dirs if corpus_dirs is None else corpus_dirs
+    report.in_corpus = [p for p in _files_named(dirs, wanted)]
+    for doc_id in wanted:
+        source = metas[doc_id].source_path
+        if source and Path(source).is_file() and not any(_same_file(source, p) for p in report.in_corpus):
+            report.sources_elsewhere.append(Path(source))
+    return report
+
+
+def _files_named(corpus_dirs: Sequence[Path], doc_ids: Sequence[str]) -> list[Path]:
+    """The document files in `corpus_dirs` whose stem (the document id) is one of `doc_ids`."""
+    found = []
+    for folder in map(Path, corpus_dirs):
+        if folder.is_dir():
+            found.extend(p for p in sorted(folder.iterdir()) if p.stem in doc_ids and _is_document(p))
+    return found
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 @contextmanager
 def ingest_lock(index_dir: Path) -> Iterator[None]:
     """Hold `<index_dir>/ingest.lock`, or raise IngestLocked at once. The kernel drops an
@@ -156,7 +268,10 @@ def _corpus_files(corpus_dirs: Sequence[Path], report: IngestReport) -> list[Pat
         if not folder.is_dir():
             raise IngestError(f"corpus folder not found: {folder}")
         for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.name.startswith("."):
+                continue
             if not _is_document(path):
+                report.ignored.append(path)
                 continue
             if path.stem in seen:
                 report.skipped.append((path, f"duplicate document id {path.stem!r}: already read from {seen[path.stem]}"))
@@ -166,13 +281,22 @@ def _corpus_files(corpus_dirs: Sequence[Path], report: IngestReport) -> list[Pat
     return files
 
 
+# Document formats the loaders refuse with a message worth reading ("save it as .docx"):
+# such a file is reported as skipped, never silently ignored.
+_UNREADABLE_DOCUMENT_SUFFIXES = frozenset({".doc", ".rtf", ".odt", ".wpd", ".xls", ".xlsx", ".ods", ".ppt", ".pptx"})
+
+
 def _is_document(path: Path) -> bool:
+    """A file ingest reads (or reports as unreadable); see the module docstring."""
+    from .loaders import SUPPORTED_SUFFIXES
+
     name = path.name
+    suffix = path.suffix.lower()
     return (
         path.is_file()
         and not name.startswith(".")
-        and not name.upper().startswith("README")
-        and path.suffix.lower() not in (".yaml", ".yml")   # metadata.yaml and <file>.meta.yaml sidecars
+        and not name.upper().startswith("README")    # a folder's README describes it, it is not a document
+        and (suffix in SUPPORTED_SUFFIXES or suffix in _UNREADABLE_DOCUMENT_SUFFIXES)
     )
 
 

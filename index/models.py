@@ -170,7 +170,9 @@ class Chunk(BaseModel):
 
 def anchor_for(path: list[str]) -> str:
     """A stable, URL-safe element id for a clause path."""
-    slug = "-".join(re.sub(r"[^0-9A-Za-z.]+", "_", _ascii(label)).strip("_") for label in path)
+    # Point "đ)" follows "d)" in legal texts: it must not fold to the same id.
+    slug = "-".join(re.sub(r"[^0-9A-Za-z.]+", "_", "dd" if label == "đ" else _ascii(label)).strip("_")
+                    for label in path)
     return f"s-{slug}" if slug else "s-root"
 
 
