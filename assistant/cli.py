@@ -236,12 +236,26 @@ def tasks(agency: str | None, locality: str | None, as_csv: bool, index_dir: Pat
 @click.argument("questions_file", metavar="QUESTIONS.jsonl",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on the last line.")
+@click.option("--conversations", is_flag=True,
+              help="The file holds multi-turn conversations (evals/conversations.jsonl): compare clause hit@1 "
+                   "of follow-up turns with first turns.")
 @index_option
-def evaluate(questions_file: Path, as_json: bool, index_dir: Path | None) -> None:
+def evaluate(questions_file: Path, as_json: bool, conversations: bool, index_dir: Path | None) -> None:
     """Measure answers on a question set (evals/harness.py): clause hit@1/hit@5, expected
     answers, abstention precision/recall, false abstentions, latency."""
-    from evals.harness import load_questions, print_report, run
+    from evals.harness import load_conversations, load_questions, print_report, run, run_conversations
 
+    if conversations:
+        summary = run_conversations(load_conversations(questions_file), _open_assistant(index_dir))
+        misses = summary.pop("misses")
+        if as_json:
+            click.echo(json.dumps(summary, ensure_ascii=False))
+            return
+        for key, value in summary.items():
+            click.echo(f"{key:32} {value}")
+        for miss in misses:
+            click.echo(f"  {miss}")
+        return
     try:
         questions = load_questions(questions_file)
     except (ValueError, UnicodeDecodeError) as exc:         # pydantic's ValidationError is a ValueError
