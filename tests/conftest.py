@@ -42,3 +42,46 @@ def assistant(built_index, settings_for):
     from assistant.api import Assistant
 
     return Assistant.open(settings_for(built_index))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_chroma_server(data_dir: Path):
+    """A real `chroma run` on a loopback port, yielding its URL; for module-scoped fixtures."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    binary = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not Path(binary).exists():
+        pytest.skip("the `chroma` CLI is not installed (it comes with chromadb); server-mode specs skipped")
+    port = free_port()
+    with open(data_dir / "server.log", "w") as log:
+        proc = subprocess.Popen([binary, "run", "--path", str(data_dir / "db"), "--host", "127.0.0.1",
+                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"chroma server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

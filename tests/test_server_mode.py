@@ -7,14 +7,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import run_chroma_server
 
 from index.settings import Settings
 
@@ -29,40 +27,9 @@ Phát triển hợp tác xã dược liệu năm 2025
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
-    binary = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(binary).exists():
-        pytest.skip("the `chroma` CLI is not installed (it comes with chromadb)")
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    with open(data / "server.log", "w") as log:
-        proc = subprocess.Popen([binary, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    yield from run_chroma_server(tmp_path_factory.mktemp("chroma-server"))
 
 
 def htx(*args: object, **env: str) -> subprocess.CompletedProcess:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import chromadb
 import pytest
+from conftest import free_port, run_chroma_server
 from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
@@ -39,40 +35,9 @@ CLAUSES = {
 # ------------------------------------------------------------------------------ fixtures
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    binary = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(binary).exists():
-        pytest.skip("the `chroma` CLI is not installed (it comes with chromadb); server-mode specs skipped")
-    port = _free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([binary, "run", "--path", str(data / "db"), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    yield from run_chroma_server(tmp_path_factory.mktemp("chroma-server"))
 
 
 @pytest.fixture
@@ -291,6 +256,6 @@ def test_ingest_in_server_mode_is_incremental_too(server_settings, tmp_path, emb
 
 
 def test_an_unreachable_server_is_named(tmp_path):
-    url = f"http://localhost:{_free_port()}"
+    url = f"http://localhost:{free_port()}"
     with pytest.raises(StoreUnavailable, match=f"cannot reach the Chroma server at {url}"):
         IndexStore.open(make_settings(tmp_path / "index", chroma_url=url))
