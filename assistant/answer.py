@@ -309,18 +309,7 @@ def _lead_vi(r: Reading, where: str) -> str:
             s += f", phối hợp với {partners}" if r.partners else ""
         s += f" ({_when_vi(r.deadline)})" if r.deadline else ""
         return f"{s}, theo {where}."
-    if r.kind == "when" and r.deadline:
-        if r.deadline.kind == "deadline":
-            return f"Thời hạn là “{r.deadline.text}”, theo {where}."
-        return f"Việc này thực hiện “{r.deadline.text}”, theo {where}."
-    if r.kind == "how_many" and r.value:
-        year = f" đến năm {r.year}" if r.year and r.year not in r.value else ""
-        if r.target:
-            return f"Chỉ tiêu{year} là “{r.value}”, theo {where}."
-        return f"Con số được nêu là “{r.value}”, theo {where}."
-    if r.kind == "rule" and r.value:
-        return f"Văn bản được áp dụng là {r.value}, theo {where}."
-    return f"Nội dung này được quy định tại {where}."
+    return _lead_value(r, where, "vi")
 
 
 def _lead_en(r: Reading, where: str) -> str:
@@ -339,18 +328,45 @@ def _lead_en(r: Reading, where: str) -> str:
         if r.deadline:
             s += f" ({'deadline' if r.deadline.kind == 'deadline' else 'schedule'}: “{r.deadline.text}”)"
         return f"{s}, according to {where}."
+    return _lead_value(r, where, "en")
+
+
+# The lead sentence of a when / how_many / rule reading, or of a clause that answers only
+# in general, differs between the languages in wording alone: {value} is the span read from
+# the clause, {year} the target year phrase (empty when the value already names the year).
+_LEAD_PHRASES = {
+    "vi": {
+        "deadline": "Thời hạn là “{value}”, theo {where}.",
+        "schedule": "Việc này thực hiện “{value}”, theo {where}.",
+        "target": "Chỉ tiêu{year} là “{value}”, theo {where}.",
+        "figure": "Con số được nêu là “{value}”, theo {where}.",
+        "year": " đến năm {year}",
+        "rule": "Văn bản được áp dụng là {value}, theo {where}.",
+        "general": "Nội dung này được quy định tại {where}.",
+    },
+    "en": {
+        "deadline": "The deadline is “{value}”, according to {where}.",
+        "schedule": "This is done “{value}”, according to {where}.",
+        "target": "The target{year} is “{value}”, according to {where}.",
+        "figure": "The figure given is “{value}”, according to {where}.",
+        "year": " for {year}",
+        "rule": "The text applied is {value}, according to {where}.",
+        "general": "This is set out in {where}.",
+    },
+}
+
+
+def _lead_value(r: Reading, where: str, language: str) -> str:
+    phrases = _LEAD_PHRASES[language]
     if r.kind == "when" and r.deadline:
-        if r.deadline.kind == "deadline":
-            return f"The deadline is “{r.deadline.text}”, according to {where}."
-        return f"This is done “{r.deadline.text}”, according to {where}."
+        phrase = phrases["deadline" if r.deadline.kind == "deadline" else "schedule"]
+        return phrase.format(value=r.deadline.text, where=where)
     if r.kind == "how_many" and r.value:
-        year = f" for {r.year}" if r.year and r.year not in r.value else ""
-        if r.target:
-            return f"The target{year} is “{r.value}”, according to {where}."
-        return f"The figure given is “{r.value}”, according to {where}."
+        year = phrases["year"].format(year=r.year) if r.year and r.year not in r.value else ""
+        return phrases["target" if r.target else "figure"].format(value=r.value, year=year, where=where)
     if r.kind == "rule" and r.value:
-        return f"The text applied is {r.value}, according to {where}."
-    return f"This is set out in {where}."
+        return phrases["rule"].format(value=r.value, where=where)
+    return phrases["general"].format(where=where)
 
 
 def _also(r: Reading, where: str, language: str) -> str:
