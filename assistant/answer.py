@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from index.models import APPENDIX, CLOSING, PREAMBLE, Chunk, DocumentMeta
+from index.models import APPENDIX, CLOSING, PREAMBLE, Chunk, DocumentMeta, clause_label
 from index.normalize import fold, strip_diacritics, tokenize
 
 from .extract import (
@@ -119,17 +119,21 @@ def source_name(meta: DocumentMeta, language: str = "vi") -> str:
     return f"{ident}{issuer}" + (f" {date}" if date.startswith("ngày") else f" ({date})" if date else "")
 
 
+# The labels index.models.clause_label gives the parts of a text that are not numbered
+# sections; taken from it so that the English names cannot drift from its rules.
+_UNNUMBERED_EN = {
+    clause_label([]): "full text",
+    clause_label([PREAMBLE]): "preamble",
+    clause_label([CLOSING]): "closing paragraph",
+}
+
+
 def clause_name(chunk: Chunk, language: str = "vi") -> str:
-    if language != "en":
-        return chunk.clause_label
-    path = chunk.clause
-    if not path:
-        return "full text"
-    if path[0] == PREAMBLE:
-        return "preamble"
-    if path[0] == CLOSING:
-        return "closing paragraph"
     label = chunk.clause_label
+    if language != "en":
+        return label
+    if label in _UNNUMBERED_EN:
+        return _UNNUMBERED_EN[label]
     label = re.sub(r"^Điều (\S+)", r"Article \1", label)
     label = label.replace(" khoản ", ", clause ").replace(" điểm ", ", point ")
     label = label.replace(f"{APPENDIX}, mục ", "Appendix, item ").replace(APPENDIX, "Appendix")
