@@ -464,23 +464,19 @@ class _HTMLText(HTMLParser):
     def _targets(self) -> list[list[str]]:
         return [self.all, self.main] if self.main_depth else [self.all]
 
-    def _newline(self) -> None:
+    def _newline(self, blank: bool = False) -> None:
         if self.tables:
+            # In a cell a paragraph break is a line break: _render_table drops blank lines there.
             self.tables[-1].newline()
             return
         for out in self._targets():
             if out[-1].strip():
+                out.append("")
+            if blank and (len(out) < 2 or out[-2].strip()):
                 out.append("")
 
     def _blank(self) -> None:
-        if self.tables:
-            self.tables[-1].newline()
-            return
-        for out in self._targets():
-            if out[-1].strip():
-                out.append("")
-            if len(out) < 2 or out[-2].strip():
-                out.append("")
+        self._newline(blank=True)
 
     def _write(self, text: str) -> None:
         if self.tables:
