@@ -44,6 +44,57 @@ def assistant(built_index, settings_for):
     return Assistant.open(settings_for(built_index))
 
 
+# A corpus of two tiny plans, small enough for the ingest and remove specs to index for real
+# (parser, Chroma, default embedder) in a second, and to change file by file.
+PLAN = """\
+KẾ HOẠCH
+Phát triển kinh tế tập thể năm 2024
+1. Hỗ trợ thành lập mới hợp tác xã nông nghiệp.
+2. Đào tạo cán bộ quản lý hợp tác xã.
+3. Kinh phí thực hiện từ ngân sách tỉnh.
+"""
+LETTER = """\
+CÔNG VĂN
+Về việc báo cáo tình hình hợp tác xã
+1. Các xã báo cáo số lượng hợp tác xã trước ngày 15.
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """plan.txt and letter.txt in a folder of this test's own, free to change."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "plan.txt").write_text(PLAN, encoding="utf-8")
+    (folder / "letter.txt").write_text(LETTER, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    # Loading the model is the slow part of a small ingest: once per session.
+    from index.embedders import load_embedder
+
+    return load_embedder()
+
+
+class CountingEmbedder:
+    """The real embedder, recording every passage it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def get_text_embedding_batch(self, texts, **kwargs):
+        self.texts.extend(texts)
+        return self.inner.get_text_embedding_batch(texts, **kwargs)
+
+
+@pytest.fixture
+def counting(embedder) -> CountingEmbedder:
+    return CountingEmbedder(embedder)
+
+
 def free_port() -> int:
     import socket
 

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import LETTER, PLAN
 
-from index.embedders import load_embedder
 from index.ingest import IngestError, IngestLocked, ingest
 from index.models import Chunk, Document, DocumentMeta
 from index.settings import Settings
@@ -19,54 +19,11 @@ from index.store import IndexStore, IndexWriter
 from index.structure import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
-PLAN = """\
-KẾ HOẠCH
-Phát triển kinh tế tập thể năm 2024
-1. Hỗ trợ thành lập mới hợp tác xã nông nghiệp.
-2. Đào tạo cán bộ quản lý hợp tác xã.
-3. Kinh phí thực hiện từ ngân sách tỉnh.
-"""
-LETTER = """\
-CÔNG VĂN
-Về việc báo cáo tình hình hợp tác xã
-1. Các xã báo cáo số lượng hợp tác xã trước ngày 15.
-"""
-
-
-class CountingEmbedder:
-    """The real embedder, recording every passage it is asked to embed."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.texts: list[str] = []
-
-    def get_text_embedding_batch(self, texts, **kwargs):
-        self.texts.extend(texts)
-        return self.inner.get_text_embedding_batch(texts, **kwargs)
 
 
 class BrokenEmbedder:
     def get_text_embedding_batch(self, texts, **kwargs):
         raise RuntimeError("embedding server went away")
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    return load_embedder()
-
-
-@pytest.fixture
-def counting(embedder) -> CountingEmbedder:
-    return CountingEmbedder(embedder)
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "plan.txt").write_text(PLAN, encoding="utf-8")
-    (folder / "letter.txt").write_text(LETTER, encoding="utf-8")
-    return folder
 
 
 @pytest.fixture

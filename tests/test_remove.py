@@ -10,24 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CountingEmbedder
 
-from index.embedders import load_embedder
 from index.ingest import IngestError, IngestLocked, UnknownDocument, ingest, ingest_lock, remove_documents
 from index.settings import Settings
 from index.store import IndexStore
 
-PLAN = """\
-KẾ HOẠCH
-Phát triển kinh tế tập thể năm 2024
-1. Hỗ trợ thành lập mới hợp tác xã nông nghiệp.
-2. Đào tạo cán bộ quản lý hợp tác xã.
-3. Kinh phí thực hiện từ ngân sách tỉnh.
-"""
-LETTER = """\
-CÔNG VĂN
-Về việc báo cáo tình hình hợp tác xã
-1. Các xã báo cáo số lượng hợp tác xã trước ngày 15.
-"""
 NOTICE = """\
 THÔNG BÁO
 Về việc tập huấn cán bộ hợp tác xã
@@ -35,29 +23,11 @@ Về việc tập huấn cán bộ hợp tác xã
 """
 
 
-class CountingEmbedder:
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.texts: list[str] = []
-
-    def get_text_embedding_batch(self, texts, **kwargs):
-        self.texts.extend(texts)
-        return self.inner.get_text_embedding_batch(texts, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder()
-
-
 @pytest.fixture
-def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "plan.txt").write_text(PLAN, encoding="utf-8")
-    (folder / "letter.txt").write_text(LETTER, encoding="utf-8")
-    (folder / "notice.txt").write_text(NOTICE, encoding="utf-8")
-    return folder
+def corpus(corpus) -> Path:
+    """The shared plan and letter, and a third document so that one removal leaves two."""
+    (corpus / "notice.txt").write_text(NOTICE, encoding="utf-8")
+    return corpus
 
 
 @pytest.fixture
