@@ -28,17 +28,11 @@ from pathlib import Path
 import httpx
 
 from evals.harness import load_questions
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+from evals.stats import percentile
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(percentile(values, 50) * 1000, 2), "p95_ms": round(percentile(values, 95) * 1000, 2),
+    return {"p50_ms": round(percentile(values, 0.5) * 1000, 2), "p95_ms": round(percentile(values, 0.95) * 1000, 2),
             "mean_ms": round(statistics.fmean(values) * 1000, 2), "n": len(values)}
 
 

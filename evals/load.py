@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .stats import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "evals" / "questions.jsonl"
 
@@ -56,16 +58,6 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    if not values:
-        return 0.0
-    pos = (len(values) - 1) * p
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
 def questions() -> list[str]:

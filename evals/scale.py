@@ -44,6 +44,8 @@ from pydantic import PrivateAttr
 from index.embed_cache import EmbeddingCache, cache_key
 from index.embedders import embedder_id, load_embedder
 
+from .stats import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DIRS = [ROOT / "corpus", ROOT.parent / "shared" / "laws"]
 QUESTIONS = ROOT / "evals" / "questions.jsonl"
@@ -317,8 +319,6 @@ def serve_measure(index_dir: Path) -> dict:
         t = time.perf_counter()
         retriever._fuse(dense, lexical, query, 5)
         parts["fuse"].append(time.perf_counter() - t)
-    from .retrieval import percentile
-
     return {
         "chunks": assistant.chunk_count, "load_seconds": round(load_s, 1), "questions": len(qs),
         "query_p50_ms": round(1000 * percentile(times, 0.5), 1), "query_p95_ms": round(1000 * percentile(times, 0.95), 1),
