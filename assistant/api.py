@@ -12,21 +12,28 @@ import threading
 import unicodedata
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from index.embedders import load_embedder
 from index.models import Document, DocumentMeta
+from index.normalize import tokenize
 from index.settings import Settings, get_settings
 from index.store import IndexStore
 
 from .abstain import coverage_message
 from .answer import AnswerKit
+from .extract import split_bullets, strip_number
 from .llm import with_generation
-from .conversation import ConversationStore
+from .conversation import ConversationStore, Rewrite, Turn
 from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
 from .tasks import Task, filter_tasks
 
 CONVERSATIONS_FILE = "conversations.sqlite"
+# Reciprocal-rank fusion of a follow-up's own ranking with its example's (see _with_example).
+RRF_K = 60
+EXAMPLE_WEIGHT = 1.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 
 
@@ -44,6 +51,13 @@ def clean_question(question: object, max_chars: int) -> str:
             f"/ The question is too long ({len(text)} characters, at most {max_chars})."
         )
     return text
+
+
+class Example(BaseModel):
+    """A clause to match by example, among one place's documents."""
+
+    text: str
+    locality: str
 
 
 class Assistant:
@@ -68,6 +82,7 @@ class Assistant:
         chunks = store.all_chunks()
         self.store = store
         self._documents = {m.doc_id: m for m in store.documents()}
+        self._chunks_by_id = {c.chunk_id: c for c in chunks}
         self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k,
                                          documents=list(self._documents.values()))
         # Composer, abstention policy, task register and LLM client of this index (assistant/answer.py).
@@ -96,17 +111,21 @@ class Assistant:
         """Retrieve → abstain when the corpus does not answer → compose the extractive answer
         → let the optional LLM rewrite it (kept only when its citations check out)."""
         text = clean_question(question, self.settings.max_question_chars)
+        return self._answer(text, k or self.settings.top_k, filters)
+
+    def _answer(self, text: str, k: int, filters: Filters | None, example: Example | None = None) -> Answer:
         kit, retriever = self._kit, self.retriever
         query = retriever.understand(text)
-        k = k or self.settings.top_k
         # Abstention looks at the best dense and lexical matches among all fusion candidates;
         # the fused ranking is deterministic, so the first k of them are the k citations.
         candidates = retriever.search(query, max(k, retriever.config.candidates), filters)
-        hits = candidates[:k]
         verdict = kit.abstainer.decide(query, candidates, filters)
         if verdict.abstain:
             return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
                           abstained=True, citations=[], intent=query.intent, language=query.language)
+        if example is not None:
+            candidates = self._with_example(candidates, example, filters)
+        hits = candidates[:k]
         citations = [self.cite(h) for h in hits]
         composed = kit.composer.compose(query, hits, citations)
         answer = Answer(question=text, answer=composed.text, abstained=False, citations=citations,
@@ -125,15 +144,48 @@ class Assistant:
         full question it stands for; `Answer.understood_as` shows the rewrite so it can be corrected."""
         text = clean_question(question, self.settings.max_question_chars)
         previous = self.conversations.get(conversation_id).last
-        rewrite = rewrite_follow_up(text, previous, self.retriever.localities)
-        answer = self.ask(rewrite.question, k=k, filters=filters)
+        rewrite = rewrite_follow_up(text, previous, self.retriever.localities, self.retriever.accents.restore)
+        answer = self._answer(rewrite.question, k or self.settings.top_k, filters,
+                              self._example_for(rewrite, previous))
         if rewrite.rewritten:
             answer.question = text
             answer.understood_as = rewrite.question
         turn = rewrite.turn
         turn.doc_ids = list(dict.fromkeys(c.doc_id for c in answer.citations))
+        turn.chunk_ids = [c.chunk_id for c in answer.citations]
         self.conversations.add(conversation_id, turn)
         return answer
+
+    def _example_for(self, rewrite: Rewrite, previous: Turn | None) -> Example | None:
+        """"The same thing, in another place": the clause that answered the previous question,
+        to be matched among the new place's documents. The new place's document words the same
+        duty its own way, so the previous clause finds it where the carried-over words do not."""
+        if rewrite.kind != "locality" or previous is None or not previous.chunk_ids or not rewrite.turn.locality:
+            return None
+        chunk = self._chunks_by_id.get(previous.chunk_ids[0])
+        if chunk is None:
+            return None
+        # A clause often lists several duties; the one the previous question was about is the example.
+        tokens = tokenize(self.retriever.understand(previous.understood).lexical_text)
+        relevance = self._kit.composer.reader.relevance
+        duty = max(split_bullets(strip_number(chunk.text)) or [chunk.text], key=lambda b: relevance.score(tokens, b))
+        return Example(text=duty, locality=rewrite.turn.locality)
+
+    def _with_example(self, candidates: list[Hit], example: Example, filters: Filters | None) -> list[Hit]:
+        """The question's ranking fused (reciprocal rank) with the example's ranking within the
+        example's place; each position keeps the question's score, so the answer's choice of
+        supporting clauses sees the same score profile."""
+        where = (filters or Filters()).model_copy(update={"localities": [example.locality]})
+        by_example = self.retriever.search(example.text, len(candidates), where)
+        fused: dict[str, float] = {}
+        hits: dict[str, Hit] = {}
+        for weight, ranking in ((1.0, candidates), (EXAMPLE_WEIGHT, by_example)):
+            for rank, hit in enumerate(ranking, start=1):
+                fused[hit.chunk.chunk_id] = fused.get(hit.chunk.chunk_id, 0.0) + weight / (RRF_K + rank)
+                hits.setdefault(hit.chunk.chunk_id, hit)
+        order = sorted(fused, key=lambda cid: -fused[cid])[:len(candidates)]
+        scores = [h.score for h in candidates] + [0.0] * len(order)
+        return [hits[cid].model_copy(update={"score": scores[n]}) for n, cid in enumerate(order)]
 
     def new_conversation(self, conversation_id: str) -> None:
         self.conversations.reset(conversation_id)

@@ -8,12 +8,12 @@ and in SQLite when a path is given, so a restarted bot remembers its chats.
 """
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -28,14 +28,21 @@ _FOLLOW_UP_START = re.compile(
 )
 _FOLLOW_UP_END = re.compile(r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too)\s*[?.!]*\s*$")
 _LOCALITY_PREPOSITIONS = r"(?:ở|tại|của|cho|huyện|tỉnh|in|at|for|of)"
-# Words that carry no topic on their own.
-_FILLER = set(
-    "còn thế vậy và thì sao nào nữa là gì ở tại của cho với huyện tỉnh the a an in at for of and what about "
-    "how is are was were do does did be to on by then too also với những các cái đó này ấy nhỉ nhé ạ vậy ơi "
-    "phải cần sẽ đã được should must will has have "
-    "what's about?".split()
+# The verb that belongs to a who-cue: "Ai phụ trách", "Who handles".
+_WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu trach|chu tri|handles?|leads?|is responsible for)",
+                       re.IGNORECASE)
+# Words that carry no topic on their own, by language: "to" is English filler but, typed
+# without diacritics, Vietnamese "tổ" ("to chuc" = tổ chức), so the lists stay apart.
+_FILLER_VI = set(
+    "còn thế vậy và thì sao nào nữa là gì ở tại của cho với huyện tỉnh những các cái đó này ấy nhỉ nhé ạ ơi "
+    "phải cần sẽ đã được".split()
 )
-_FILLER_FOLDED = {strip_diacritics(fold(w)) for w in _FILLER}
+_FILLER_EN = set(
+    "the a an in at for of and what about how is are was were do does did be to on by then too also "
+    "should must will has have what's about?".split()
+)
+# Unaccented, some Vietnamese fillers are content words too: the (thể), do, da (đa), can (cán), tai (tài).
+_FILLER_VI_PLAIN = {strip_diacritics(w) for w in _FILLER_VI} - {"the", "do", "da", "can", "tai"}
 
 
 class Turn(BaseModel):
@@ -46,8 +53,14 @@ class Turn(BaseModel):
     locality: str | None = None
     intent: str = "general"
     language: str = "vi"
-    doc_ids: list[str] = Field(default_factory=list)   # documents cited in the answer
+    doc_ids: list[str] = Field(default_factory=list)     # documents cited in the answer
+    chunk_ids: list[str] = Field(default_factory=list)   # clauses cited in the answer, best first
     at: float = Field(default_factory=time.time)
+
+    @property
+    def plain(self) -> bool:
+        """Vietnamese typed without diacritics ("ai phu trach giai the htx")."""
+        return self.language == "vi" and strip_diacritics(self.understood) == self.understood
 
 
 class Conversation(BaseModel):
@@ -58,10 +71,22 @@ class Conversation(BaseModel):
         return self.turns[-1] if self.turns else None
 
 
+# How a message relates to the previous one.
+KINDS = (
+    "standalone",   # asked as typed
+    "place",        # its own question, asked about the chat's place ("mỗi năm lập mới bao nhiêu?")
+    "question",     # its own question after a marker ("thế còn ai chủ trì quỹ?")
+    "intent",       # a new question word about the previous topic ("hạn chót?", "ai chủ trì?")
+    "topic",        # the previous question about a new topic ("còn quỹ hỗ trợ thì sao?")
+    "locality",     # the previous question in another place ("còn ở Hà Tĩnh thì sao?")
+)
+
+
 class Rewrite(BaseModel):
     question: str                 # what to answer
     rewritten: bool               # False when the message stood on its own
     turn: Turn                    # what was understood, to remember after answering
+    kind: str = "standalone"      # one of KINDS
 
 
 def analyse(message: str, known_localities: list[str]) -> Turn:
@@ -69,33 +94,42 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
     text = normalize_text(message).strip()
     query = understand(text, known_localities)
     localities, spans = _find_localities(text, known_localities)
-    cues = _cue_spans(text)
+    cue_span, question_words = _cues(text)
     masked = list(text)
-    for start, end in spans + cues:
+    for start, end in spans + question_words + _marker_spans(text):
         masked[start:end] = " " * (end - start)
-    topic = _clean_topic("".join(masked))
-    cue = text[cues[0][0]:cues[-1][1]] if cues else ""
+    plain = query.language == "vi" and not query.has_diacritics
+    topic = _clean_topic("".join(masked), _fillers(query.language, plain))
+    cue = text[cue_span[0]:cue_span[1]] if cue_span else ""
     return Turn(question=text, understood=text, cue=cue, topic=topic,
                 locality=localities[0] if localities else None, intent=query.intent, language=query.language)
 
 
-def rewrite(message: str, previous: Turn | None, known_localities: list[str]) -> Rewrite:
-    """The standalone question a follow-up stands for, carrying over what it does not replace."""
+def rewrite(message: str, previous: Turn | None, known_localities: list[str],
+            restore: Callable[[str], str] | None = None) -> Rewrite:
+    """The standalone question a follow-up stands for, carrying over what it does not replace.
+
+    The question keeps the user's style: the retriever restores diacritics only in a question
+    that has none at all, so a place name is written without them in a question typed without
+    them. Where words of an unaccented turn meet words of an accented one, `restore` (the
+    retriever's `AccentRestorer`) gives the unaccented ones diacritics; without it the accented
+    ones lose theirs."""
     turn = analyse(message, known_localities)
     if previous is None:
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
     folded = strip_diacritics(fold(turn.question))
     marked = bool(_FOLLOW_UP_START.search(folded) or _FOLLOW_UP_END.search(folded))
+    fillers = _fillers(turn.language, turn.plain)
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
-    has_topic = _content_words(turn.topic) > 2 or (_content_words(turn.topic) > 0 and not turn.cue)
+    content = _content_words(turn.topic, fillers)
+    has_topic = content > 2 or (content > 0 and not turn.cue)
     if has_topic and not marked:
         # A question with its own topic stands alone when it says where or which document;
         # otherwise it is asked about the place the chat is about ("mỗi năm phải lập mới bao nhiêu?").
         if turn.locality or not previous.locality or understand(turn.question).document_numbers:
             return Rewrite(question=turn.question, rewritten=False, turn=turn)
-        inherited = turn.model_copy(update={"locality": previous.locality})
-        inherited.understood = _replace_locality(turn.question, None, previous.locality, turn.language)
-        return Rewrite(question=inherited.understood, rewritten=True, turn=inherited)
+        return _rewritten(turn.model_copy(update={"locality": previous.locality}), "place",
+                          _replace_locality(turn.question, None, previous.locality, turn.language, turn.plain))
     if not (has_topic or turn.cue or turn.locality):
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
 
@@ -105,37 +139,70 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str]) ->
         "topic": turn.topic if has_topic else previous.topic,
         "locality": locality,
         "doc_ids": [],
+        "chunk_ids": [],
         "at": turn.at,
     })
     if turn.cue and has_topic:
-        # "thế còn ai chủ trì quỹ?": a new question in short; only the locality carries over.
-        merged.cue, merged.intent = turn.cue, turn.intent
-        understood = render(merged)
-    elif turn.cue:
+        # "thế còn Kiên Giang, mục tiêu có mấy liên hiệp HTX?": a question of its own after a
+        # marker keeps its own wording; only the marker goes and the place carries over.
+        merged.cue, merged.intent, merged.language = turn.cue, turn.intent, turn.language
+        own = _without_markers(turn.question)
+        if not turn.locality and locality:
+            own = _replace_locality(own, None, locality, turn.language, turn.plain)
+        return _rewritten(merged, "question", own)
+    if not (turn.cue or has_topic):
+        # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place.
+        return _rewritten(merged, "locality", _replace_locality(
+            previous.understood, previous.locality, locality, previous.language, previous.plain))
+
+    # The rest joins words of both turns, so both are brought to one style first.
+    style = _Style(turn, previous, restore)
+    if turn.cue:
         # "hạn chót là khi nào?", "ai chủ trì?": the fragment asks about the previous topic.
         merged.cue, merged.intent = turn.cue, turn.intent
-        where = "" if not locality else (f" in {locality}" if previous.language == "en" else f" ở {locality}")
-        understood = f"{_capitalize(previous.topic)}{where}: {turn.question}"
-    else:
-        understood = previous.understood
-        if turn.locality:
-            understood = _replace_locality(understood, previous.locality, turn.locality, previous.language)
-        if has_topic:
-            # "còn quỹ hỗ trợ thì sao?": the same question about another topic. A bare "ai"/"who"
-            # took its verb from the old topic, so it gets a neutral one.
-            if strip_diacritics(fold(merged.cue)) in ("ai", "who"):
-                merged.cue = "Who handles" if merged.language == "en" else "Ai phụ trách"
-            understood = render(merged)
-    merged.understood = understood
-    return Rewrite(question=understood, rewritten=True, turn=merged)
+        where = _where(locality, previous.language, style.plain) if locality else ""
+        topic = style.of_previous(previous.topic)
+        fragment = style.of_turn(_without_markers(turn.question))
+        return _rewritten(merged, "intent", f"{_capitalize(topic)}{where}: {fragment}")
+    # "còn quỹ hỗ trợ thì sao?": the same kind of question about another topic. A bare
+    # "ai"/"phòng nào"/"who" took its verb from the old topic, so it gets a neutral one.
+    if merged.intent == "who" and not _WHO_VERB.search(merged.cue):
+        merged.cue += " handles" if merged.language == "en" else " phụ trách"
+    merged.cue, merged.topic = style.of_previous(merged.cue), style.of_turn(merged.topic)
+    return _rewritten(merged, "topic", render(merged, style.plain))
 
 
-def render(turn: Turn) -> str:
-    """A full question from its parts, in the turn's language."""
+class _Style:
+    """Diacritics for a question made of two turns' words: with them when either turn has
+    them and they can be restored, else without."""
+
+    def __init__(self, turn: Turn, previous: Turn, restore: Callable[[str], str] | None) -> None:
+        mixed = turn.plain != previous.plain and "en" not in (turn.language, previous.language)
+        self.turn_plain, self.previous_plain = turn.plain, previous.plain
+        self.restore = restore
+        self.plain = (turn.plain and previous.plain) or (mixed and restore is None)
+
+    def _to(self, text: str, plain_now: bool) -> str:
+        if self.plain:
+            return strip_diacritics(text)
+        return _restore_words(text, self.restore) if plain_now and self.restore else text
+
+    def of_turn(self, text: str) -> str:
+        return self._to(text, self.turn_plain)
+
+    def of_previous(self, text: str) -> str:
+        return self._to(text, self.previous_plain)
+
+
+def _rewritten(turn: Turn, kind: str, understood: str) -> Rewrite:
+    turn.understood = understood
+    return Rewrite(question=understood, rewritten=True, turn=turn, kind=kind)
+
+
+def render(turn: Turn, plain: bool = False) -> str:
+    """A full question from its parts, in the turn's language (and style)."""
     cue = turn.cue or ("What about" if turn.language == "en" else "")
-    where = ""
-    if turn.locality:
-        where = f" in {turn.locality}" if turn.language == "en" else f" ở {turn.locality}"
+    where = _where(turn.locality, turn.language, plain) if turn.locality else ""
     sentence = " ".join(part for part in (cue, turn.topic) if part) + where
     sentence = re.sub(r"\s+", " ", sentence).strip(" ?")
     return (_capitalize(sentence) + "?") if sentence else turn.question
@@ -145,48 +212,100 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _replace_locality(question: str, old: str | None, new: str, language: str) -> str:
+def _where(locality: str, language: str, plain: bool) -> str:
+    if language == "en":
+        return f" in {locality}"
+    return f" o {strip_diacritics(locality)}" if plain else f" ở {locality}"
+
+
+def _replace_locality(question: str, old: str | None, new: str, language: str, plain: bool = False) -> str:
+    name = strip_diacritics(new) if plain else new
     if old:
-        replaced, n = _loose_regex(old).subn(new, question, count=1)
+        replaced, n = _loose_regex(old).subn(name, question, count=1)
         if n:
             return replaced
-    where = f" in {new}" if language == "en" else f" ở {new}"
-    return question.rstrip(" ?") + where + "?"
+    return question.rstrip(" ?") + _where(new, language, plain) + "?"
 
 
-def _cue_spans(text: str) -> list[tuple[int, int]]:
-    """Every intent cue in the question, merged, with the verb that belongs to a cue
-    ("Ai phụ trách", "Who handles")."""
+def _restore_words(text: str, restore: Callable[[str], str]) -> str:
+    """`text` with its unaccented words given the corpus's diacritics; case and punctuation kept."""
+    words = list(re.finditer(r"\w+", text))
+    restored = restore(text).split()
+    if len(restored) != len(words):
+        return text
+    out, last = [], 0
+    for match, new in zip(words, restored):
+        old = match.group()
+        if strip_diacritics(old) != old or strip_diacritics(new).casefold() != old.casefold():
+            new = old                          # accented already, or not a restoration of it
+        elif old.isupper() and len(old) > 1:
+            new = new.upper()
+        elif old[:1].isupper():
+            new = _capitalize(new)
+        out += [text[last:match.start()], new]
+        last = match.end()
+    return "".join(out) + text[last:]
+
+
+def _marker_spans(text: str) -> list[tuple[int, int]]:
+    """Where "còn … thì sao" and its kin sit in `text`; folding keeps the length, so the
+    spans found on the folded text are spans of `text`."""
+    folded = strip_diacritics(fold(text))
+    if len(folded) != len(text):
+        return []
+    return [m.span() for m in (_FOLLOW_UP_START.search(folded), _FOLLOW_UP_END.search(folded)) if m]
+
+
+def _without_markers(text: str) -> str:
+    for start, end in sorted(_marker_spans(text), reverse=True):
+        text = text[:start] + text[end:]
+    return re.sub(r"\s+", " ", text).strip(" ,?.!") + "?"
+
+
+def _cues(text: str) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """The intent cue with the verb that belongs to it ("Ai phụ trách", "Who handles"), and
+    every run of cues holding a question word. The cue is the first such run, else the first
+    run. Other cue words ("chủ trì" in "Phòng nào ở Vĩnh Linh chủ trì tham mưu …") belong to
+    the topic; other question words ("khi nào" after "hạn chót") do not."""
     spans = []
-    for _, _, pattern in _cue_patterns():
+    for _, strong, pattern in _cue_patterns():
         for m in pattern.finditer(text):
             end = m.end()
-            tail = re.match(r"\s+(?:phụ trách|chủ trì|chịu trách nhiệm|phu trach|chu tri|handles?|leads?"
-                            r"|is responsible for|là)\b", text[end:], re.IGNORECASE)
-            spans.append((m.start(), end + (tail.end() if tail else 0)))
+            tail = re.match(rf"\s+(?:{_WHO_VERB.pattern}|là)\b", text[end:], re.IGNORECASE)
+            spans.append((m.start(), end + (tail.end() if tail else 0), strong))
     spans.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+    runs: list[list] = []
+    for start, end, strong in spans:
+        if runs and start <= runs[-1][1] + 1:
+            runs[-1][1] = max(end, runs[-1][1])
+            runs[-1][2] = runs[-1][2] or strong
         else:
-            merged.append((start, end))
-    return merged
+            runs.append([start, end, strong])
+    if not runs:
+        return None, []
+    main = next((run for run in runs if run[2]), runs[0])
+    return (main[0], main[1]), [(start, end) for start, end, strong in runs if strong or start == main[0]]
 
 
-def _clean_topic(text: str) -> str:
+def _fillers(language: str, plain: bool) -> set[str]:
+    if language == "en":
+        return _FILLER_EN
+    return _FILLER_VI_PLAIN if plain else {fold(w) for w in _FILLER_VI}
+
+
+def _clean_topic(text: str, fillers: set[str]) -> str:
     words = re.findall(r"[\w&/.-]+", text)
-    # Drop markers and fillers at the edges; inside the topic they may matter ("quỹ của HTX").
-    while words and strip_diacritics(fold(words[0])) in _FILLER_FOLDED:
+    # Drop fillers at the edges; inside the topic they may matter ("quỹ của HTX").
+    while words and fold(words[0]) in fillers:
         words.pop(0)
-    while words and strip_diacritics(fold(words[-1])) in _FILLER_FOLDED:
+    while words and fold(words[-1]) in fillers:
         words.pop()
     topic = " ".join(words)
     return re.sub(rf"\s+{_LOCALITY_PREPOSITIONS}$", "", topic, flags=re.IGNORECASE).strip()
 
 
-def _content_words(text: str) -> int:
-    return sum(1 for w in re.findall(r"\w+", text) if strip_diacritics(fold(w)) not in _FILLER_FOLDED)
+def _content_words(text: str, fillers: set[str]) -> int:
+    return sum(1 for w in re.findall(r"\w+", text) if fold(w) not in fillers)
 
 
 class ConversationStore:
@@ -238,4 +357,4 @@ class ConversationStore:
                 self._db.commit()
 
 
-__all__ = ["Turn", "Conversation", "Rewrite", "ConversationStore", "analyse", "rewrite", "render", "json"]
+__all__ = ["KINDS", "Turn", "Conversation", "Rewrite", "ConversationStore", "analyse", "rewrite", "render"]
