@@ -47,6 +47,7 @@ from index.models import Chunk, DocumentMeta
 from index.normalize import fold, normalize_text, strip_diacritics, tokenize
 from index.settings import DEFAULT_EMBEDDER
 
+from .extract import TokenCounts
 from .models import Filters, Hit
 from .query import Query, load_abbreviations, load_glossary
 
@@ -165,15 +166,11 @@ def _glossary_stems() -> frozenset[str]:
 
 class Abstainer:
     def __init__(self, chunks: Iterable[Chunk], documents: Mapping[str, DocumentMeta],
-                 config: AbstentionConfig | None = None) -> None:
+                 config: AbstentionConfig | None = None, token_counts: TokenCounts | None = None) -> None:
         self.config = config or AbstentionConfig()
-        vocabulary: set[str] = set()
-        localities: set[str] = set()
-        for chunk in chunks:
-            vocabulary.update(tokenize(chunk.embedding_text()))
-            if chunk.locality:
-                localities.add(chunk.locality)
-        self._vocabulary = frozenset(vocabulary)
+        chunks = list(chunks)
+        self._vocabulary = frozenset((token_counts or TokenCounts.of_chunks(chunks)).df)
+        localities = {chunk.locality for chunk in chunks if chunk.locality}
         self._abbreviations = frozenset(_loose(a) for a in load_abbreviations())
         for meta in documents.values():
             localities.update(x for x in (meta.locality, meta.province) if x)

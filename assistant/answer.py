@@ -27,6 +27,7 @@ from index.normalize import fold, strip_diacritics, tokenize
 from .extract import (
     Deadline,
     Relevance,
+    TokenCounts,
     agencies_in,
     agency_key,
     find_deadlines,
@@ -407,10 +408,10 @@ def quote_of(chunk: Chunk) -> str:
 
 class Composer:
     def __init__(self, chunks: Iterable[Chunk], documents: Mapping[str, DocumentMeta],
-                 title_of: Callable[[Chunk], str | None] = lambda chunk: None) -> None:
-        chunks = list(chunks)
+                 title_of: Callable[[Chunk], str | None] = lambda chunk: None,
+                 token_counts: TokenCounts | None = None) -> None:
         self.documents = documents
-        self.reader = ClauseReader(Relevance(c.embedding_text() for c in chunks), title_of)
+        self.reader = ClauseReader(Relevance(token_counts or TokenCounts.of_chunks(chunks)), title_of)
 
     def _meta(self, doc_id: str) -> DocumentMeta:
         return self.documents.get(doc_id) or DocumentMeta(doc_id=doc_id)
@@ -461,7 +462,10 @@ class AnswerKit:
     for one loaded index; built again when the Assistant reloads a new index."""
 
     def __init__(self, chunks: list[Chunk], documents: Mapping[str, DocumentMeta],
-                 load_document: Callable[[str], object], settings) -> None:
+                 load_document: Callable[[str], object], settings,
+                 token_counts: TokenCounts | None = None) -> None:
+        """`token_counts`: TokenCounts.of the chunks' tokens when the caller has tokenized
+        them already (the lexical index does); otherwise they are tokenized here, once."""
         from .abstain import AbstentionConfig, Abstainer
 
         self.chunks = chunks
@@ -471,8 +475,9 @@ class AnswerKit:
         self._titles: dict[tuple[str, tuple[str, ...]], str] | None = None
         self._register = None
         self._generator = None
-        self.abstainer = Abstainer(chunks, documents, AbstentionConfig.for_embedder(settings.embedder))
-        self.composer = Composer(chunks, documents, self.title_of)
+        token_counts = token_counts or TokenCounts.of_chunks(chunks)
+        self.abstainer = Abstainer(chunks, documents, AbstentionConfig.for_embedder(settings.embedder), token_counts)
+        self.composer = Composer(chunks, documents, self.title_of, token_counts)
 
     def titles(self) -> dict[tuple[str, tuple[str, ...]], str]:
         """(doc_id, clause path) → the section's heading line, from the stored outlines."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from index.models import Chunk
 from index.normalize import fold, normalize_text, strip_diacritics, tokenize
 
 from .query import load_abbreviations
@@ -29,7 +30,7 @@ from .query import load_abbreviations
 __all__ = [
     "Deadline", "best_deadline", "split_bullets", "split_sentences", "find_deadlines", "find_quantities", "target_year",
     "find_legal_references", "agency_at_start", "agencies_in", "is_generic", "split_agencies", "agency_key", "clean_agency",
-    "Relevance", "strip_number",
+    "Relevance", "TokenCounts", "strip_number",
 ]
 
 # ---------------------------------------------------------------- structure of a clause
@@ -356,18 +357,38 @@ def agency_key(name: str) -> str:
 # ---------------------------------------------------------------- relevance of a span to a question
 
 
+@dataclass(frozen=True)
+class TokenCounts:
+    """In how many chunks of an index each lexical token occurs. Tokenizing every chunk is
+    most of the time it takes to open an index, so it is done once and the composer's
+    Relevance (idf) and the abstainer's vocabulary both read these counts."""
+
+    df: Mapping[str, int]
+    chunks: int
+
+    @classmethod
+    def of(cls, token_lists: Iterable[Iterable[str]]) -> TokenCounts:
+        """From each chunk's tokenize(embedding_text()), e.g. the lists the lexical index has
+        already made (before it adds its number slots)."""
+        df: Counter[str] = Counter()
+        n = 0
+        for tokens in token_lists:
+            n += 1
+            df.update(set(tokens))
+        return cls(df, n)
+
+    @classmethod
+    def of_chunks(cls, chunks: Iterable[Chunk]) -> TokenCounts:
+        return cls.of(tokenize(chunk.embedding_text()) for chunk in chunks)
+
+
 class Relevance:
     """IDF-weighted overlap between a question's tokens and a span of text: which bullet,
     sentence or figure of a retrieved clause the question is about."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        df: Counter[str] = Counter()
-        n = 0
-        for text in texts:
-            n += 1
-            df.update(set(tokenize(text)))
-        self._df = df
-        self._n = max(n, 1)
+    def __init__(self, counts: TokenCounts) -> None:
+        self._df = counts.df
+        self._n = max(counts.chunks, 1)
 
     def idf(self, token: str) -> float:
         return math.log((self._n + 1) / (self._df.get(token, 0) + 0.5))
