@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +41,8 @@ from index.embedders import embedder_id, load_embedder
 from index.models import Document, DocumentMeta, Section
 from index.settings import Settings, get_settings
 from index.structure import ParseError, parse_text, visible_text
+
+from .stats import percentile
 
 SYSTEMS = ("ours", "bm25", "dense")
 DEFAULT_CACHE = Path(".htx/embed-cache")
@@ -98,9 +99,33 @@ def _meta(doc_id: str, rec: dict, context_field: str | None) -> DocumentMeta:
     return DocumentMeta(doc_id=doc_id, doc_type=_context(rec, context_field), title=None)
 
 
+def article_document(doc_id: str, rec: dict, context_field: str | None) -> Document:
+    """The record as the article it was cut from: "Điều N. <title>" over its clauses, the way
+    `index.structure` reads a whole law, so every clause chunk carries its article's title in
+    its heading chain (as it does when the product ingests ../shared/laws). A "title" that is
+    a sentence (ends with a full stop, or is clause 1 — the Hiến pháp's articles have no
+    titles and the set repeats their first sentence as one) stays in the body."""
+    title = " ".join((rec.get("title") or "").split())
+    text = (rec.get("text") or "").strip()
+    article = str(rec.get("article_id") or "").strip() or doc_id
+    is_heading = title and not title.endswith(".") and not re.match(r"\d+\.", title)
+    body = text
+    if is_heading and " ".join(text[: len(title) + 40].split()).startswith(title):
+        # The set's text opens with the title again: drop that line, it is the heading now.
+        first_break = text.find("\n")
+        body = text[first_break + 1:].lstrip() if first_break >= 0 else ""
+    source = f"Điều {article}. {title if is_heading else ''}".rstrip() + "\n" + body
+    try:
+        doc = parse_text(doc_id, source)
+    except ParseError:
+        return single_section_document(doc_id, rec, context_field)
+    return doc.model_copy(update={"meta": _meta(doc_id, rec, context_field)})
+
+
 LAYOUTS: dict[str, Callable[[str, dict, str | None], Document]] = {
     "single": single_section_document,
     "parse": parsed_document,
+    "article": article_document,
 }
 
 
@@ -196,16 +221,6 @@ def score(queries: list[dict], ranked: dict[str, list[str]], k: int) -> dict:
     if types:
         result["by_type"] = {t: metrics([q for q in queries if q.get("question_type") == t]) for t in types}
     return result
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    if not values:
-        return 0.0
-    pos = (len(values) - 1) * p
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
 def run_systems(ranker: Ranker, queries: list[dict], systems: list[str], k: int) -> dict:
