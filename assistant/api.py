@@ -23,8 +23,8 @@ from index.store import IndexStore
 from .abstain import coverage_message
 from .answer import AnswerKit
 from .extract import split_bullets, strip_number
-from .llm import with_generation
-from .conversation import ConversationStore, Rewrite, Turn
+from .llm import Rewriter, with_generation
+from .conversation import ConversationStore, Rewrite, Turn, accept_model_rewrite
 from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
@@ -65,6 +65,7 @@ class Assistant:
         self.settings = settings
         self._lock = threading.Lock()
         self._embed_model = load_embedder(settings.embedder)
+        self._llm_rewriter: Rewriter | None = None
         self.conversations = ConversationStore(
             settings.index_dir / CONVERSATIONS_FILE if settings.index_dir else None,
             ttl_s=settings.conversation_ttl_s,
@@ -143,8 +144,9 @@ class Assistant:
         """`ask`, where a short follow-up ("còn ở Hà Tĩnh thì sao?") is first rewritten into the
         full question it stands for; `Answer.understood_as` shows the rewrite so it can be corrected."""
         text = clean_question(question, self.settings.max_question_chars)
-        previous = self.conversations.get(conversation_id).last
-        rewrite = rewrite_follow_up(text, previous, self.retriever.localities, self.retriever.accents.restore)
+        earlier = self.conversations.get(conversation_id).turns
+        previous = earlier[-1] if earlier else None
+        rewrite = self._rewrite(text, earlier)
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters,
                               self._example_for(rewrite, previous))
         if rewrite.rewritten:
@@ -155,6 +157,25 @@ class Assistant:
         turn.chunk_ids = [c.chunk_id for c in answer.citations]
         self.conversations.add(conversation_id, turn)
         return answer
+
+    def _rewrite(self, text: str, earlier: list[Turn]) -> Rewrite:
+        """The rule-based rewrite, or the language model's when one is configured and its
+        rewrite keeps to the chat."""
+        localities = self.retriever.localities
+        rule = rewrite_follow_up(text, earlier[-1] if earlier else None, localities, self.retriever.accents.restore)
+        rewriter = self._rewriter()
+        if rewriter is None or not earlier:
+            return rule
+        candidate = rewriter.rewrite(text, [(t.question, t.understood) for t in earlier])
+        accepted = candidate and accept_model_rewrite(candidate, text, rule, earlier, localities)
+        return accepted or rule
+
+    def _rewriter(self) -> Rewriter | None:
+        if not (self.settings.llm_base_url and self.settings.llm_rewrite):
+            return None
+        if self._llm_rewriter is None:
+            self._llm_rewriter = Rewriter(self.settings)
+        return self._llm_rewriter
 
     def _example_for(self, rewrite: Rewrite, previous: Turn | None) -> Example | None:
         """"The same thing, in another place": the clause that answered the previous question,

@@ -172,6 +172,24 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     return _rewritten(merged, "topic", render(merged, style.plain))
 
 
+def accept_model_rewrite(candidate: str, message: str, rule: Rewrite, earlier: list[Turn],
+                         known_localities: list[str]) -> Rewrite | None:
+    """A language model's rewrite of `message`, when it keeps to the chat: every place the
+    message names is still in it, and it names no place the chat never mentioned. None
+    otherwise, and the rule-based `rule` stands."""
+    named = set(_find_localities(message, known_localities)[0])
+    mentioned = named | {place for t in earlier for place in _find_localities(t.understood, known_localities)[0]}
+    places = set(_find_localities(candidate, known_localities)[0])
+    if not named <= places or not places <= mentioned:
+        return None
+    turn = analyse(candidate, known_localities)
+    turn.question = normalize_text(message).strip()
+    if fold(candidate).strip(" ?") == fold(turn.question).strip(" ?"):
+        return Rewrite(question=turn.question, rewritten=False, turn=turn)
+    # The rules still say how the message relates to the previous one ("the same, elsewhere").
+    return Rewrite(question=candidate, rewritten=True, turn=turn, kind=rule.kind if rule.rewritten else "question")
+
+
 class _Style:
     """Diacritics for a question made of two turns' words: with them when either turn has
     them and they can be restored, else without."""
@@ -357,4 +375,5 @@ class ConversationStore:
                 self._db.commit()
 
 
-__all__ = ["KINDS", "Turn", "Conversation", "Rewrite", "ConversationStore", "analyse", "rewrite", "render"]
+__all__ = ["KINDS", "Turn", "Conversation", "Rewrite", "ConversationStore", "accept_model_rewrite", "analyse",
+           "rewrite", "render"]

@@ -20,7 +20,7 @@ from index.settings import Settings
 
 from .models import Answer, Citation
 
-__all__ = ["Generator", "check_markers", "with_generation"]
+__all__ = ["Generator", "Rewriter", "check_markers", "clean_question_reply", "with_generation"]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +138,82 @@ def with_generation(answer: Answer, generator: Generator) -> Answer:
         c = answer.citations[n - 1]
         lines += ["", f"[{n}] {c.doc_title}, {c.clause_label}:", f"{open_q}{c.text}{close_q}"]
     return answer.model_copy(update={"answer": "\n".join(lines)})
+
+
+# --- follow-up rewriting ------------------------------------------------------------------
+
+_REWRITE_SYSTEM = (
+    "You rewrite the last message of a chat with an assistant about Vietnamese cooperative (HTX) "
+    "policy documents into one standalone question that can be answered without the chat. Carry over "
+    "from the earlier questions only what the last message leaves out (the topic, the place, the kind "
+    "of question: who, when, how many), and let the last message replace what it names. If the last "
+    "message already stands on its own, return it unchanged. Keep its language, and if it is "
+    "Vietnamese typed without diacritics, keep it without diacritics. Reply with the question only, "
+    "on one line, without explanation."
+)
+# A reply that starts with a label ("Câu hỏi: …", "Standalone question: …") keeps what follows it.
+_LABEL = re.compile(r"^\s*(?:câu hỏi(?: độc lập| viết lại)?|standalone question|rewritten question|question)\s*:\s*",
+                    re.IGNORECASE)
+
+
+def clean_question_reply(text: str, message: str, context: str, max_chars: int) -> str | None:
+    """The question in a model's reply, or None when the reply is not one question: empty,
+    several lines of text, or far longer than the chat it was made from (an answer, not a question)."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    if len(lines) != 1:
+        return None
+    question = _LABEL.sub("", lines[0]).strip().strip("\"'“”«»`").strip()
+    if not question or len(question) > max_chars or len(question) > 2 * (len(message) + len(context)) + 40:
+        return None
+    return question
+
+
+class Rewriter:
+    """Follow-ups rewritten by the model; None whenever it cannot be used, so the caller keeps
+    the rule-based rewrite."""
+
+    def __init__(self, settings: Settings) -> None:
+        from llama_index.llms.openai_like import OpenAILike
+
+        self.timeout = settings.llm_timeout_s
+        self.max_chars = settings.max_question_chars
+        self.llm = OpenAILike(
+            model=settings.llm_model,
+            api_base=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            is_chat_model=True,
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+            temperature=0.0,
+            max_tokens=200,
+        )
+
+    def _messages(self, message: str, earlier: list[tuple[str, str]]):
+        from llama_index.core.llms import ChatMessage, MessageRole
+
+        chat = "\n".join(f"{n}. {asked}" + (f" (understood as: {understood})" if understood != asked else "")
+                         for n, (asked, understood) in enumerate(earlier, start=1))
+        return [
+            ChatMessage(role=MessageRole.SYSTEM, content=_REWRITE_SYSTEM),
+            ChatMessage(role=MessageRole.USER,
+                        content=f"Earlier questions:\n{chat}\n\nLast message: {message}\n\nStandalone question:"),
+        ]
+
+    def rewrite(self, message: str, earlier: list[tuple[str, str]]) -> str | None:
+        """`earlier`: the chat's previous questions as (asked, understood), oldest first."""
+        if not earlier:
+            return None
+        future = _EXECUTOR.submit(self.llm.chat, self._messages(message, earlier))
+        try:
+            response = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            log.warning("rewriting timed out after %.1f s; rule-based rewrite kept", self.timeout)
+            return None
+        except Exception as exc:               # any transport, HTTP or parsing error
+            log.warning("rewriting failed (%s: %s); rule-based rewrite kept", type(exc).__name__, exc)
+            return None
+        question = clean_question_reply(response.message.content or "", message, earlier[-1][1], self.max_chars)
+        if question is None:
+            log.warning("model's rewrite is not one question; rule-based rewrite kept")
+        return question

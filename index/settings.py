@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     llm_model: str = Field("qwen2.5:7b-instruct", description="Model name sent to that endpoint.")
     llm_api_key: str = Field("not-needed", description="API key for that endpoint.")
     llm_timeout_s: float = Field(30.0, description="Generation timeout before the extractive answer is used.")
+    llm_rewrite: bool = Field(
+        True, description="With an LLM endpoint set, follow-ups are rewritten by the model (rules are the fallback)."
+    )
 
     api_key: str | None = Field(None, description="When set, the web endpoint requires it (X-API-Key or login).")
     max_body_bytes: int = Field(16_384, description="Request bodies above this size are refused before parsing.")

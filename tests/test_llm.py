@@ -1,6 +1,8 @@
 """Optional generation against a loopback OpenAI-compatible stand-in: a fluent answer is
 used only when every [n] it writes names a citation; otherwise, and on any error or
-timeout, the extractive answer comes back unchanged."""
+timeout, the extractive answer comes back unchanged. The same endpoint may rewrite a chat's
+follow-ups; a rewrite that is not one question keeping to the chat, an error or a timeout
+leaves the rule-based rewrite in place."""
 from __future__ import annotations
 
 import json
@@ -16,14 +18,20 @@ QUESTION = "Ai phụ trách giải thể HTX ở Vĩnh Linh?"
 TIMEOUT_S = 1.5
 
 
+def is_rewrite_request(body: dict) -> bool:
+    return "standalone question" in body["messages"][0]["content"]
+
+
 class StandIn:
     """Scripted /v1/chat/completions: `reply` is the next completion text, `status` its HTTP
-    status, `delay` seconds to wait before answering; every request body is kept."""
+    status, `delay` seconds to wait before answering; every request body is kept. Requests to
+    rewrite a follow-up get their own script (`script_rewrite`), answers the other one."""
 
     def __init__(self) -> None:
         self.reply = ""
         self.status = 200
         self.delay = 0.0
+        self.rewrite_script = ("", 200, 0.0)
         self.requests: list[dict] = []
         stand_in = self
 
@@ -31,20 +39,22 @@ class StandIn:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stand_in.requests.append({"path": self.path, "body": body})
-                time.sleep(stand_in.delay)
-                if stand_in.status != 200:
+                reply, status, delay = (stand_in.rewrite_script if is_rewrite_request(body)
+                                        else (stand_in.reply, stand_in.status, stand_in.delay))
+                time.sleep(delay)
+                if status != 200:
                     payload = {"error": {"message": "scripted failure", "type": "server_error"}}
                 else:
                     payload = {
                         "id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
                         "model": body.get("model", "stand-in"),
                         "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": stand_in.reply}}],
+                                     "message": {"role": "assistant", "content": reply}}],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                     }
                 data = json.dumps(payload).encode()
                 try:
-                    self.send_response(stand_in.status)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -62,6 +72,12 @@ class StandIn:
 
     def script(self, reply: str = "", status: int = 200, delay: float = 0.0) -> None:
         self.reply, self.status, self.delay = reply, status, delay
+
+    def script_rewrite(self, reply: str = "", status: int = 200, delay: float = 0.0) -> None:
+        self.rewrite_script = (reply, status, delay)
+
+    def rewrite_requests(self) -> list[dict]:
+        return [r for r in self.requests if is_rewrite_request(r["body"])]
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +170,75 @@ def test_an_abstained_question_never_reaches_the_model(generating_assistant, sta
 ])
 def test_marker_check(text, n, expected):
     assert check_markers(text, n) == expected
+
+
+# --- follow-ups rewritten by the model ----------------------------------------------------
+
+FIRST = "Ai phụ trách giải thể HTX ở Vĩnh Linh?"
+FOLLOW = "còn ở Hà Tĩnh thì sao?"
+MODEL_REWRITE = "Ở Hà Tĩnh, ai xử lý dứt điểm các hợp tác xã ngừng hoạt động, chờ giải thể?"
+
+
+def converse(bot, *messages: str):
+    chat_id = f"llm-{time.time_ns()}"
+    return [bot.ask_in_conversation(chat_id, m) for m in messages]
+
+
+@pytest.fixture(scope="module")
+def rule_rewrite(assistant) -> str:
+    """How the rules understand FOLLOW, for comparison."""
+    return converse(assistant, FIRST, FOLLOW)[1].understood_as
+
+
+def test_the_model_rewrites_a_follow_up_from_the_chat_and_the_answer_shows_it(generating_assistant, stand_in,
+                                                                             rule_rewrite):
+    stand_in.script("")                                   # generation falls back: only rewriting is tested
+    stand_in.script_rewrite(MODEL_REWRITE)
+    before = len(stand_in.rewrite_requests())
+    first, follow = converse(generating_assistant, FIRST, FOLLOW)
+    assert first.understood_as is None                    # a first question has nothing to lean on
+    assert follow.question == FOLLOW and follow.understood_as == MODEL_REWRITE != rule_rewrite
+    assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "3.1"])
+    requests = stand_in.rewrite_requests()[before:]
+    assert len(requests) == 1
+    prompt = requests[0]["body"]["messages"][-1]["content"]
+    assert FIRST in prompt and FOLLOW in prompt
+
+
+@pytest.mark.parametrize("reply, status", [
+    ("", 200),                                                         # nothing
+    ("UBND các huyện xử lý dứt điểm.\nNguồn: Phụ lục 3.1", 200),        # an answer, not a question
+    ("Ở Kiên Giang, ai xử lý các hợp tác xã chờ giải thể?", 200),      # a place the chat never named
+    ("Ai phụ trách giải thể HTX ở Vĩnh Linh?", 200),                   # dropped the place the message names
+    (MODEL_REWRITE, 500),                                              # server error
+])
+def test_a_rewrite_that_does_not_keep_to_the_chat_leaves_the_rules_rewrite(generating_assistant, stand_in,
+                                                                           rule_rewrite, reply, status):
+    stand_in.script("")
+    stand_in.script_rewrite(reply, status=status)
+    follow = converse(generating_assistant, FIRST, FOLLOW)[1]
+    assert follow.understood_as == rule_rewrite
+
+
+def test_a_slow_model_leaves_the_rules_rewrite_within_the_configured_time(generating_assistant, stand_in,
+                                                                          rule_rewrite):
+    stand_in.script("")
+    stand_in.script_rewrite(MODEL_REWRITE, delay=TIMEOUT_S * 4)
+    chat_id = f"llm-{time.time_ns()}"
+    generating_assistant.ask_in_conversation(chat_id, FIRST)
+    started = time.perf_counter()
+    follow = generating_assistant.ask_in_conversation(chat_id, FOLLOW)
+    assert follow.understood_as == rule_rewrite
+    assert time.perf_counter() - started < TIMEOUT_S + 3.0
+
+
+def test_rewriting_by_the_model_can_be_switched_off(built_index, settings_for, stand_in, rule_rewrite):
+    from assistant.api import Assistant
+
+    bot = Assistant.open(settings_for(built_index, llm_base_url=stand_in.url, llm_model="stand-in",
+                                      llm_timeout_s=TIMEOUT_S, llm_rewrite=False))
+    stand_in.script("")
+    stand_in.script_rewrite(MODEL_REWRITE)
+    before = len(stand_in.rewrite_requests())
+    follow = converse(bot, FIRST, FOLLOW)[1]
+    assert follow.understood_as == rule_rewrite and len(stand_in.rewrite_requests()) == before
