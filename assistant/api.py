@@ -57,7 +57,7 @@ class Example(BaseModel):
     """A clause to match by example, among one place's documents."""
 
     text: str
-    locality: str
+    locality: str | None = None
 
 
 class Assistant:
@@ -178,10 +178,12 @@ class Assistant:
         return self._llm_rewriter
 
     def _example_for(self, rewrite: Rewrite, previous: Turn | None) -> Example | None:
-        """"The same thing, in another place": the clause that answered the previous question,
-        to be matched among the new place's documents. The new place's document words the same
-        duty its own way, so the previous clause finds it where the carried-over words do not."""
-        if rewrite.kind != "locality" or previous is None or not previous.chunk_ids or not rewrite.turn.locality:
+        """The duty that answered the previous question, to be matched by example: "the same
+        thing, in another place" is looked for among the new place's documents, which word the
+        same duty their own way; a fragment ("hạn chót?", "ai chủ trì?") asks about that duty."""
+        if rewrite.kind not in ("locality", "intent") or previous is None or not previous.chunk_ids:
+            return None
+        if rewrite.kind == "locality" and not rewrite.turn.locality:
             return None
         chunk = self._chunks_by_id.get(previous.chunk_ids[0])
         if chunk is None:
@@ -193,10 +195,12 @@ class Assistant:
         return Example(text=duty, locality=rewrite.turn.locality)
 
     def _with_example(self, candidates: list[Hit], example: Example, filters: Filters | None) -> list[Hit]:
-        """The question's ranking fused (reciprocal rank) with the example's ranking within the
-        example's place; each position keeps the question's score, so the answer's choice of
+        """The question's ranking fused (reciprocal rank) with the example's ranking (within the
+        example's place); each position keeps the question's score, so the answer's choice of
         supporting clauses sees the same score profile."""
-        where = (filters or Filters()).model_copy(update={"localities": [example.locality]})
+        where = filters or Filters()
+        if example.locality:
+            where = where.model_copy(update={"localities": [example.locality]})
         by_example = self.retriever.search(example.text, len(candidates), where)
         fused: dict[str, float] = {}
         hits: dict[str, Hit] = {}

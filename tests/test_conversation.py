@@ -126,3 +126,14 @@ def test_the_same_duty_in_another_place_is_found_in_that_places_own_wording(assi
     follow = assistant.ask_in_conversation(chat_id, "còn ở Vĩnh Linh?")
     assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.1"])
     assert "Phòng Nông nghiệp và PTNT" in follow.answer
+
+
+def test_a_fragment_is_answered_from_the_duty_that_answered_the_previous_question(assistant):
+    # "by when?" names nothing; the clause that assigned the count (Vĩnh Linh, mục 3.2) dates it.
+    chat_id = f"test-{time.time_ns()}"
+    first = assistant.ask_in_conversation(chat_id, "In Vĩnh Linh, which office has to count the cooperative groups "
+                                                   "(tổ hợp tác) in the district and report on them?")
+    assert first.citations[0].clause == ["3", "3.2"]
+    follow = assistant.ask_in_conversation(chat_id, "by when?")
+    assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+    assert "quý I năm 2023" in follow.answer
