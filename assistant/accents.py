@@ -34,8 +34,9 @@ class AccentRestorer:
             words = _WORD.findall(fold(text))
             self.unigrams.update(words)
             self.bigrams.update(zip(words, words[1:]))
-            for w in words:
-                self.forms[strip_diacritics(w)].add(w)
+        # Once per distinct word, not per occurrence: a large index repeats a few thousand words.
+        for w in self.unigrams:
+            self.forms[strip_diacritics(w)].add(w)
         self._total = sum(self.unigrams.values()) or 1
 
     def restore(self, text: str) -> str:

@@ -87,7 +87,8 @@ class Assistant:
         self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k,
                                          documents=list(self._documents.values()))
         # Composer, abstention policy, task register and LLM client of this index (assistant/answer.py).
-        self._kit = AnswerKit(chunks, self._documents, store.document, self.settings)
+        self._kit = AnswerKit(chunks, self._documents, store.document, self.settings,
+                              token_counts=self.retriever.lexical.token_counts)
 
     def reload_if_changed(self) -> bool:
         """Pick up a finished ingest without restarting; a failed one changes nothing."""
