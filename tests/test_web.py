@@ -350,8 +350,8 @@ def test_tasks_are_the_register_filtered_by_agency_and_locality(client, assistan
 # ------------------------------------------------------------------------------ metrics
 
 
-def test_metrics_count_requests_latency_abstentions_and_errors(client):
-    before = {
+def _metric_counts(client) -> dict[str, float]:
+    return {
         "ok": metric(client, "htx_http_requests_total", endpoint="/ask", method="POST", status="200"),
         "bad": metric(client, "htx_http_requests_total", endpoint="/ask", method="POST", status="400"),
         "timed": metric(client, "htx_http_request_duration_seconds_count", endpoint="/ask"),
@@ -360,20 +360,16 @@ def test_metrics_count_requests_latency_abstentions_and_errors(client):
         "client_errors": metric(client, "htx_http_errors_total", endpoint="/ask", kind="client"),
         "doc": metric(client, "htx_http_requests_total", endpoint="/documents/{doc_id}", method="GET", status="404"),
     }
+
+
+def test_metrics_count_requests_latency_abstentions_and_errors(client):
+    before = _metric_counts(client)
     ask(client, {"question": QUESTION})
     ask(client, {"question": "hợp tác xã", "filters": {"doc_ids": ["khong-co"]}})
     client.post("/ask", content=b"{", headers={"Content-Type": "application/json"})
     client.get("/documents/khong-co")
     client.get("/documents/khong-co-nua")
-    after = {
-        "ok": metric(client, "htx_http_requests_total", endpoint="/ask", method="POST", status="200"),
-        "bad": metric(client, "htx_http_requests_total", endpoint="/ask", method="POST", status="400"),
-        "timed": metric(client, "htx_http_request_duration_seconds_count", endpoint="/ask"),
-        "questions": metric(client, "htx_questions_total"),
-        "abstained": metric(client, "htx_abstentions_total"),
-        "client_errors": metric(client, "htx_http_errors_total", endpoint="/ask", kind="client"),
-        "doc": metric(client, "htx_http_requests_total", endpoint="/documents/{doc_id}", method="GET", status="404"),
-    }
+    after = _metric_counts(client)
     assert {k: after[k] - before[k] for k in before} == {
         "ok": 2, "bad": 1, "timed": 3, "questions": 2, "abstained": 1, "client_errors": 1, "doc": 2,
     }
