@@ -61,23 +61,26 @@ class Example(BaseModel):
 
 
 class Assistant:
-    def __init__(self, store: IndexStore, settings: Settings) -> None:
+    def __init__(self, store: IndexStore, settings: Settings, persist_conversations: bool = True) -> None:
+        """`persist_conversations=False` keeps chats in memory only (an evaluation run), so the
+        index directory is left as it was."""
         self.settings = settings
         self._lock = threading.Lock()
         self._embed_model = load_embedder(settings.embedder)
         self._llm_rewriter: Rewriter | None = None
         self.conversations = ConversationStore(
-            settings.index_dir / CONVERSATIONS_FILE if settings.index_dir else None,
+            settings.index_dir / CONVERSATIONS_FILE if settings.index_dir and persist_conversations else None,
             ttl_s=settings.conversation_ttl_s,
         )
         self._load(store)
 
     @classmethod
-    def open(cls, settings: Settings | None = None, index_dir: Path | str | None = None) -> "Assistant":
+    def open(cls, settings: Settings | None = None, index_dir: Path | str | None = None,
+             persist_conversations: bool = True) -> "Assistant":
         settings = settings or get_settings()
         if index_dir is not None:
             settings = settings.model_copy(update={"index_dir": Path(index_dir)})
-        return cls(IndexStore.open(settings), settings)
+        return cls(IndexStore.open(settings), settings, persist_conversations)
 
     def _load(self, store: IndexStore) -> None:
         chunks = store.all_chunks()

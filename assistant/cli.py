@@ -15,13 +15,13 @@ def _settings(index_dir: Path | None) -> Settings:
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
 
-def _open_assistant(index_dir: Path | None):
+def _open_assistant(index_dir: Path | None, persist_conversations: bool = True):
     from index.store import StoreError
 
     from .api import Assistant
 
     try:
-        return Assistant.open(_settings(index_dir))
+        return Assistant.open(_settings(index_dir), persist_conversations=persist_conversations)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -246,7 +246,9 @@ def evaluate(questions_file: Path, as_json: bool, conversations: bool, index_dir
     from evals.harness import load_conversations, load_questions, print_report, run, run_conversations
 
     if conversations:
-        summary = run_conversations(load_conversations(questions_file), _open_assistant(index_dir))
+        # The eval's chats are not the officers': they stay in memory, the index directory untouched.
+        summary = run_conversations(load_conversations(questions_file),
+                                    _open_assistant(index_dir, persist_conversations=False))
         misses = summary.pop("misses")
         if as_json:
             click.echo(json.dumps(summary, ensure_ascii=False))
@@ -263,7 +265,7 @@ def evaluate(questions_file: Path, as_json: bool, conversations: bool, index_dir
         raise click.ClickException(f"{questions_file}: không đọc được bộ câu hỏi ({first})") from exc
     if not questions:
         raise click.ClickException(f"{questions_file}: không có câu hỏi nào")
-    assistant = _open_assistant(index_dir)
+    assistant = _open_assistant(index_dir, persist_conversations=False)
     print_report(run(questions, assistant.ask), as_json, echo=click.echo)
 
 

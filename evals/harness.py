@@ -174,7 +174,6 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
             if not hit:
                 misses.append(f"{conv.id} turn {n + 1}: rank {rank} — {turn.question!r}"
                               f" understood as {answer.understood_as!r}")
-    assistant.new_conversation("eval")
     rate = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
     return {
         "conversations": len(conversations),

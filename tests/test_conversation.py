@@ -1,8 +1,12 @@
 """Follow-up questions in a chat are understood in the context of the previous one."""
 from __future__ import annotations
 
+import json
 import time
 
+from click.testing import CliRunner
+
+from assistant.cli import cli
 from assistant.conversation import ConversationStore, Turn, rewrite
 
 PLACES = ["Vĩnh Linh", "Hà Tĩnh", "Quảng Nam", "Kiên Giang"]
@@ -137,3 +141,20 @@ def test_a_fragment_is_answered_from_the_duty_that_answered_the_previous_questio
     follow = assistant.ask_in_conversation(chat_id, "by when?")
     assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
     assert "quý I năm 2023" in follow.answer
+
+
+def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
+    # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
+    conversations = tmp_path / "conversations.jsonl"
+    gold = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
+    row = {"id": "c1", "turns": [{"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": gold},
+                                 {"question": "hạn chót là khi nào?", "gold": gold}]}
+    conversations.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    stored = built_index / "conversations.sqlite"
+    before = stored.read_bytes() if stored.exists() else None
+    result = CliRunner().invoke(cli, ["eval", str(conversations), "--conversations", "--json",
+                                      "--index", str(built_index)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["conversations"] == 1 and summary["first_turn_hit@1"] == 1.0
+    assert (stored.read_bytes() if stored.exists() else None) == before
