@@ -5,7 +5,7 @@ Off unless `HTX_LLM_BASE_URL` names an OpenAI-compatible endpoint (a local Ollam
 llama.cpp server…); the model is reached through llama-index's `OpenAILike`. The model
 never has the last word on provenance: every [n] it writes must name one of the
 citations it was given, and it must cite at least one. On any error, on timeout
-(`HTX_LLM_TIMEOUT_S`) or on a marker that does not check out, the extractive answer is
+(`HTX_LLM_TIMEOUT_S`; rewriting a follow-up, `HTX_LLM_REWRITE_TIMEOUT_S`) or on a marker that does not check out, the extractive answer is
 returned unchanged, so a misbehaving model costs fluency, never correctness.
 """
 from __future__ import annotations
@@ -66,6 +66,36 @@ def check_markers(text: str, n_citations: int) -> list[int] | None:
     return sorted(numbers)
 
 
+def _client(settings: Settings, timeout: float, temperature: float, max_tokens: int):
+    from llama_index.llms.openai_like import OpenAILike
+
+    return OpenAILike(
+        model=settings.llm_model,
+        api_base=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        is_chat_model=True,
+        timeout=timeout,
+        max_retries=0,                 # a retry would double the wait before the fallback
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )
+
+
+def _chat(llm, messages, timeout: float, task: str, fallback: str) -> str | None:
+    """The model's reply text, or None (logged) on timeout or any error, so the caller keeps `fallback`."""
+    future = _EXECUTOR.submit(llm.chat, messages)
+    try:
+        response = future.result(timeout=timeout)
+    except FutureTimeout:
+        future.cancel()
+        log.warning("%s timed out after %.1f s; %s kept", task, timeout, fallback)
+        return None
+    except Exception as exc:               # any transport, HTTP or parsing error
+        log.warning("%s failed (%s: %s); %s kept", task, type(exc).__name__, exc, fallback)
+        return None
+    return response.message.content or ""
+
+
 @dataclass
 class Generated:
     text: str
@@ -74,19 +104,8 @@ class Generated:
 
 class Generator:
     def __init__(self, settings: Settings) -> None:
-        from llama_index.llms.openai_like import OpenAILike
-
         self.timeout = settings.llm_timeout_s
-        self.llm = OpenAILike(
-            model=settings.llm_model,
-            api_base=settings.llm_base_url,
-            api_key=settings.llm_api_key,
-            is_chat_model=True,
-            timeout=settings.llm_timeout_s,
-            max_retries=0,                 # a retry would double the wait before the fallback
-            temperature=0.1,
-            max_tokens=600,
-        )
+        self.llm = _client(settings, self.timeout, temperature=0.1, max_tokens=600)
 
     def _messages(self, question: str, language: str, citations: list[Citation]):
         from llama_index.core.llms import ChatMessage, MessageRole
@@ -105,18 +124,11 @@ class Generator:
         """The model's answer when it can be checked, else None (the caller keeps its own)."""
         if not citations:
             return None
-        messages = self._messages(question, language, citations)
-        future = _EXECUTOR.submit(self.llm.chat, messages)
-        try:
-            response = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            future.cancel()
-            log.warning("generation timed out after %.1f s; extractive answer kept", self.timeout)
+        reply = _chat(self.llm, self._messages(question, language, citations), self.timeout,
+                      "generation", "extractive answer")
+        if reply is None:
             return None
-        except Exception as exc:               # any transport, HTTP or parsing error
-            log.warning("generation failed (%s: %s); extractive answer kept", type(exc).__name__, exc)
-            return None
-        text = (response.message.content or "").strip()
+        text = reply.strip()
         cited = check_markers(text, len(citations))
         if not text or cited is None:
             log.warning("generated answer cites nothing checkable; extractive answer kept")
@@ -173,20 +185,11 @@ class Rewriter:
     the rule-based rewrite."""
 
     def __init__(self, settings: Settings) -> None:
-        from llama_index.llms.openai_like import OpenAILike
-
-        self.timeout = settings.llm_timeout_s
+        # Its own bound, well below the answer's: the officer is waiting for the rewrite before
+        # retrieval has even started, and the rules' rewrite is there at once.
+        self.timeout = settings.llm_rewrite_timeout_s
         self.max_chars = settings.max_question_chars
-        self.llm = OpenAILike(
-            model=settings.llm_model,
-            api_base=settings.llm_base_url,
-            api_key=settings.llm_api_key,
-            is_chat_model=True,
-            timeout=settings.llm_timeout_s,
-            max_retries=0,
-            temperature=0.0,
-            max_tokens=200,
-        )
+        self.llm = _client(settings, self.timeout, temperature=0.0, max_tokens=200)
 
     def _messages(self, message: str, earlier: list[tuple[str, str]]):
         from llama_index.core.llms import ChatMessage, MessageRole
@@ -203,17 +206,10 @@ class Rewriter:
         """`earlier`: the chat's previous questions as (asked, understood), oldest first."""
         if not earlier:
             return None
-        future = _EXECUTOR.submit(self.llm.chat, self._messages(message, earlier))
-        try:
-            response = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            future.cancel()
-            log.warning("rewriting timed out after %.1f s; rule-based rewrite kept", self.timeout)
+        reply = _chat(self.llm, self._messages(message, earlier), self.timeout, "rewriting", "rule-based rewrite")
+        if reply is None:
             return None
-        except Exception as exc:               # any transport, HTTP or parsing error
-            log.warning("rewriting failed (%s: %s); rule-based rewrite kept", type(exc).__name__, exc)
-            return None
-        question = clean_question_reply(response.message.content or "", message, earlier[-1][1], self.max_chars)
+        question = clean_question_reply(reply, message, earlier[-1][1], self.max_chars)
         if question is None:
             log.warning("model's rewrite is not one question; rule-based rewrite kept")
         return question

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     llm_model: str = Field("qwen2.5:7b-instruct", description="Model name sent to that endpoint.")
     llm_api_key: str = Field("not-needed", description="API key for that endpoint.")
     llm_timeout_s: float = Field(30.0, description="Generation timeout before the extractive answer is used.")
+    llm_rewrite_timeout_s: float = Field(
+        5.0, description="Rewriting a follow-up by the model waits at most this long before the rule-based rewrite."
+    )
     llm_rewrite: bool = Field(
         True, description="With an LLM endpoint set, follow-ups are rewritten by the model (rules are the fallback)."
     )
