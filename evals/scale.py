@@ -428,9 +428,13 @@ def main() -> None:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    rows: dict[str, dict] = {}
+    # Merged with earlier runs of other sizes, so sizes can be measured in separate runs; the
+    # notes and goal written beside them are kept.
+    result: dict[str, Any] = {"embedder": MODEL, "command": "python -m evals.scale (see module docstring)",
+                              "goal": "query p95 at 100k <= 2x query p95 at 1k"}
     if args.out.exists():
-        rows = json.loads(args.out.read_text(encoding="utf-8")).get("sizes", {})
+        result = {**result, **json.loads(args.out.read_text(encoding="utf-8"))}
+    rows: dict[str, dict] = result.setdefault("sizes", {})
     for size in args.sizes:
         embed = args.embed if args.embed != "auto" else ("real" if size <= 10000 else "derived")
         base = args.keep / str(size) if args.keep else Path(tempfile.mkdtemp(prefix=f"htx-scale-{size}-"))
@@ -442,13 +446,14 @@ def main() -> None:
             if not args.keep:
                 shutil.rmtree(base, ignore_errors=True)
         finish(rows)
+        if "1000" in rows and "100000" in rows:
+            result["p95_ratio_100k_over_1k"] = round(
+                rows["100000"]["serving"]["query_p95_ms"] / rows["1000"]["serving"]["query_p95_ms"], 2)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        # Merged with earlier runs of other sizes, so sizes can be measured in separate runs.
-        args.out.write_text(json.dumps({"embedder": MODEL, "sizes": rows}, ensure_ascii=False, indent=1) + "\n",
-                            encoding="utf-8")
+        args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         args.out.with_suffix(".md").write_text(markdown(rows) + "\n", encoding="utf-8")
     print(markdown(rows))
-    print(json.dumps({"embedder": MODEL, "sizes": rows}, ensure_ascii=False))
+    print(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":
