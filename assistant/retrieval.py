@@ -7,6 +7,7 @@ combines them without calibrating two incomparable score scales.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
@@ -42,12 +43,18 @@ class LexicalIndex:
     def __init__(self, chunks: list[Chunk]) -> None:
         self.chunks = chunks
         self._bm25 = bm25s.BM25()
-        tokens = [tokenize(c.embedding_text()) for c in chunks]
         # Tokenizing every chunk is most of what opening an index costs: the answer kit reads
-        # its token statistics from here rather than tokenizing again.
-        self.token_counts = TokenCounts.of(tokens)
+        # its token statistics from here rather than tokenizing again. Counted on the way, so
+        # the plain token lists of a large index are never all held at once.
+        document_frequency: Counter[str] = Counter()
+        corpus_tokens = []
+        for chunk in chunks:
+            tokens = tokenize(chunk.embedding_text())
+            document_frequency.update(set(tokens))
+            corpus_tokens.append(_number_slots(tokens) or ["_"])
+        self.token_counts = TokenCounts(document_frequency, len(chunks))
         if chunks:
-            self._bm25.index([_number_slots(t) or ["_"] for t in tokens], show_progress=False)
+            self._bm25.index(corpus_tokens, show_progress=False)
 
     def search(self, text: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         asked = _ASKS_NUMBER.sub(_ASKED_NUMBER, fold(text))
