@@ -97,6 +97,16 @@ def test_the_store_is_bounded():
     assert [t.question for t in store.get("chat-4").turns] == ["q2", "q3"]
 
 
+def converse(assistant, *messages: str):
+    """The answers to `messages`, asked in order in a fresh chat."""
+    chat_id = f"test-{time.time_ns()}"
+    return [assistant.ask_in_conversation(chat_id, m) for m in messages]
+
+
+def first_cited(answer) -> tuple[str, list[str]]:
+    return answer.citations[0].doc_id, answer.citations[0].clause
+
+
 def test_the_answer_shows_how_a_follow_up_was_understood(assistant):
     chat_id = f"test-{time.time_ns()}"
     first = assistant.ask_in_conversation(chat_id, "Ai phụ trách giải thể HTX ở Vĩnh Linh?")
@@ -111,35 +121,30 @@ def test_the_answer_shows_how_a_follow_up_was_understood(assistant):
 
 
 def test_an_unaccented_fragment_after_an_accented_question_gets_the_corpus_diacritics(assistant):
-    chat_id = f"test-{time.time_ns()}"
-    assistant.ask_in_conversation(chat_id, "Ở Hà Tĩnh, ai tổ chức các lớp đào tạo, tập huấn cho hợp tác xã?")
-    follow = assistant.ask_in_conversation(chat_id, "con chuyen doi so thi sao")
+    _, follow = converse(assistant, "Ở Hà Tĩnh, ai tổ chức các lớp đào tạo, tập huấn cho hợp tác xã?",
+                         "con chuyen doi so thi sao")
     # Mixed styles would stop the retriever from restoring the unaccented words.
     assert "chuyển đổi số" in follow.understood_as and "Hà Tĩnh" in follow.understood_as
-    assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "3.6"])
+    assert first_cited(follow) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "3.6"])
     assert "Sở Thông tin và Truyền thông" in follow.answer
 
 
 def test_the_same_duty_in_another_place_is_found_in_that_places_own_wording(assistant):
     # Hà Tĩnh gives the yearly plan to Sở KH&ĐT ("xây dựng kế hoạch phát triển kinh tế tập thể
     # hàng năm"); Vĩnh Linh words it "lập, sơ kết, tổng kết Kế hoạch phát triển KTTT hàng năm".
-    chat_id = f"test-{time.time_ns()}"
-    first = assistant.ask_in_conversation(chat_id, "Ở Hà Tĩnh, việc xây dựng kế hoạch phát triển kinh tế tập thể "
-                                                   "hàng năm giao cho ai?")
+    first, follow = converse(assistant, "Ở Hà Tĩnh, việc xây dựng kế hoạch phát triển kinh tế tập thể hàng năm "
+                                        "giao cho ai?", "còn ở Vĩnh Linh?")
     assert first.citations[0].clause == ["Phụ lục", "4.2"]
-    follow = assistant.ask_in_conversation(chat_id, "còn ở Vĩnh Linh?")
-    assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.1"])
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.1"])
     assert "Phòng Nông nghiệp và PTNT" in follow.answer
 
 
 def test_a_fragment_is_answered_from_the_duty_that_answered_the_previous_question(assistant):
     # "by when?" names nothing; the clause that assigned the count (Vĩnh Linh, mục 3.2) dates it.
-    chat_id = f"test-{time.time_ns()}"
-    first = assistant.ask_in_conversation(chat_id, "In Vĩnh Linh, which office has to count the cooperative groups "
-                                                   "(tổ hợp tác) in the district and report on them?")
+    first, follow = converse(assistant, "In Vĩnh Linh, which office has to count the cooperative groups "
+                                        "(tổ hợp tác) in the district and report on them?", "by when?")
     assert first.citations[0].clause == ["3", "3.2"]
-    follow = assistant.ask_in_conversation(chat_id, "by when?")
-    assert (follow.citations[0].doc_id, follow.citations[0].clause) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
     assert "quý I năm 2023" in follow.answer
 
 
@@ -158,3 +163,15 @@ def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_in
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["conversations"] == 1 and summary["first_turn_hit@1"] == 1.0
     assert (stored.read_bytes() if stored.exists() else None) == before
+
+
+def test_a_when_fragment_about_a_duty_without_a_date_is_answered_by_the_heading_that_dates_it(assistant):
+    # Vĩnh Linh's letter dates its groups of tasks on the group's heading: "1. Tăng cường tuyên
+    # truyền … (hoàn thành trong quý I năm 2023)" covers 1.1, which gives no time of its own.
+    first, follow = converse(assistant, "Ở Vĩnh Linh, ai phải tập trung tuyên truyền, giáo dục để chuyển biến "
+                                        "nhận thức về vai trò của kinh tế tập thể?", "hạn chót là khi nào?")
+    assert first.citations[0].clause == ["1", "1.1"]
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["1"])
+    assert "quý I năm 2023" in follow.answer
+    # The duty itself is still cited, right after.
+    assert ["1", "1.1"] in [c.clause for c in follow.citations]
