@@ -130,14 +130,15 @@ def load_abbreviations() -> Mapping[str, tuple[str, ...]]:
 
 @cache
 def load_glossary() -> Mapping[str, tuple[str, ...]]:
-    """English phrase → Vietnamese phrases, reviewed and unreviewed sections joined."""
+    """English phrase → Vietnamese phrases, reviewed, laws and unreviewed sections joined."""
     return _load_sections("glossary.yaml")
 
 
 def _load_sections(name: str) -> Mapping[str, tuple[str, ...]]:
     raw = yaml.safe_load((_DATA_DIR / name).read_text(encoding="utf-8")) or {}
     merged: dict[str, list[str]] = {}
-    for section in ("reviewed", "unreviewed"):
+    # Sections say where a wording was checked (corpus/, ../shared/laws, nowhere); all are used.
+    for section in ("reviewed", "laws", "unreviewed"):
         for key, values in (raw.get(section) or {}).items():
             bucket = merged.setdefault(normalize_text(str(key)), [])
             for value in values or []:

@@ -13,6 +13,8 @@ import yaml
 from assistant.query import INTENTS, Query, load_abbreviations, load_glossary, understand
 from index.normalize import fold, tokenize
 
+from conftest import SHARED
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DATA = ROOT / "assistant" / "data"
@@ -260,6 +262,29 @@ def test_reviewed_glossary_terms_are_worded_as_in_the_corpus():
         if not _occurs(phrase, corpus)
     }
     assert missing == {}
+
+
+# The law texts are not committed; where they are checked out next to the repository, every
+# `laws` phrase of the glossary must be worded so in them.
+LAWS = SHARED / "laws"
+
+
+@pytest.mark.skipif(not LAWS.is_dir(), reason="../shared/laws is not checked out")
+def test_laws_glossary_terms_are_worded_as_in_the_law_texts():
+    laws = re.sub(r"\s+", " ", " ".join(fold(p.read_text(encoding="utf-8")) for p in sorted(LAWS.glob("*.txt"))))
+    missing = {
+        english: phrase
+        for english, phrases in _section("glossary.yaml", "laws").items()
+        for phrase in phrases
+        if not _occurs(phrase, laws)
+    }
+    assert missing == {}
+
+
+def test_laws_glossary_terms_are_used():
+    expansions = understand("Must the general meeting approve the charter capital and the financial statements?").expansions
+    assert {"đại hội thành viên", "vốn điều lệ", "báo cáo tài chính"} <= set(expansions)
+    assert "điều lệ" not in expansions          # "charter capital" was taken whole, not "charter" again
 
 
 def test_reviewed_abbreviations_occur_in_the_corpus():
