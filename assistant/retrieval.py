@@ -2,8 +2,8 @@
 index over Vietnamese-normalized text, with locality awareness and metadata filters.
 
 Dense retrieval understands paraphrase and English; the lexical side catches what officers
-type on phones without diacritics ("giai the htx") and exact names. Reciprocal rank fusion
-combines them without calibrating two incomparable score scales.
+type on phones without diacritics ("giai the htx") and exact names. Their scores are combined
+convexly after normalization (FusionConfig says why that beat reciprocal rank fusion here).
 """
 from __future__ import annotations
 
