@@ -275,6 +275,8 @@ def build_register(
     titles = titles or {}
     raw: list[tuple[Chunk, Assignment]] = []
     for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.start, c.part)):
+        if is_normative(documents.get(chunk.doc_id)):
+            continue
         for a in assignments(chunk, titles.get((chunk.doc_id, tuple(chunk.clause)))):
             if a.agencies():
                 raw.append((chunk, a))
@@ -311,6 +313,17 @@ def build_register(
                     url=f"{base_url.rstrip('/')}/documents/{chunk.doc_id}#{chunk.anchor}",
                 ))
     return tasks
+
+
+# Laws, decrees and circulars lay down rules for roles ("Hội đồng quản trị là cơ quan …",
+# "Chi nhánh là đơn vị phụ thuộc …"), not work given to an agency by a date; read as
+# assignments they filled the register with roles and half sentences. The register is that
+# of plans, letters and decisions.
+_NORMATIVE = re.compile(r"^(?:hien phap|bo luat|luat|phap lenh|nghi dinh|thong tu)\b")
+
+
+def is_normative(meta: DocumentMeta | None) -> bool:
+    return bool(meta and meta.doc_type and _NORMATIVE.match(_loose(meta.doc_type)))
 
 
 def _loose(text: str) -> str:

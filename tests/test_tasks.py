@@ -117,3 +117,34 @@ def test_htx_tasks_lists_tasks_readably(built_index):
     assert result.exit_code == 0
     assert "Sở Tài chính (chủ trì): Chủ trì, phối hợp với Liên minh Hợp tác xã tỉnh" in result.output
     assert "Công văn số 2651/UBND-KTN" in result.output and "mục 5" in result.output
+
+
+LAW = """LUẬT
+HỢP TÁC XÃ
+
+Điều 62. Giám đốc hợp tác xã
+1. Giám đốc hợp tác xã là người điều hành hoạt động hằng ngày của hợp tác xã.
+2. Chi nhánh là đơn vị phụ thuộc của hợp tác xã, có nhiệm vụ thực hiện toàn bộ hoặc một phần chức năng của hợp tác xã.
+"""
+
+PLAN = """KẾ HOẠCH
+Phát triển kinh tế tập thể năm 2024
+
+I. NHIỆM VỤ
+1. Phòng Nông nghiệp và PTNT chủ trì hướng dẫn thành lập hợp tác xã mới (hoàn thành trong quý II năm 2024).
+"""
+
+
+def test_laws_lay_down_rules_and_stay_out_of_the_register():
+    from assistant.tasks import build_register
+    from index.chunking import chunk_document
+    from index.structure import parse_text
+
+    law, plan = parse_text("luat-htx", LAW), parse_text("ke-hoach-2024", PLAN)
+    assert law.meta.doc_type == "Luật" and plan.meta.doc_type == "Kế hoạch"
+    chunks = chunk_document(law) + chunk_document(plan)
+    register = build_register(chunks, {d.doc_id: d.meta for d in (law, plan)})
+    # The law's roles ("Giám đốc", "Chi nhánh") are not agencies given work.
+    assert {t.doc_id for t in register} == {"ke-hoach-2024"}
+    assert [t.agency for t in register] == ["Phòng Nông nghiệp và PTNT"]
+    assert register[0].deadline and "quý II năm 2024" in register[0].deadline
