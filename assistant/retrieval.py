@@ -155,7 +155,7 @@ class HybridRetriever(BaseRetriever):
         self._definitions = _defined_terms(chunks)
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
-        self.accents = AccentRestorer(c.embedding_text() for c in chunks)
+        self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
         # "67-KH/HU" → "67", "17/2023/QH15" → "17": how officers name a document.
         self._docs_by_number: dict[str, set[str]] = {}
         for meta in documents or []:
