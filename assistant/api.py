@@ -28,7 +28,7 @@ from .conversation import ConversationStore, Rewrite, Turn, accept_model_rewrite
 from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
-from .tasks import Task, filter_tasks
+from .tasks import Task, enclosing_deadline, filter_tasks
 
 CONVERSATIONS_FILE = "conversations.sqlite"
 # Reciprocal-rank fusion of a follow-up's own ranking with its example's (see _with_example).
@@ -213,11 +213,8 @@ class Assistant:
         a plan's deadline written on a group of tasks covers every task under it."""
         if best_deadline(chunk.text) is not None:
             return None
-        for n in range(len(chunk.clause) - 1, 0, -1):
-            parent = self._clauses.get((chunk.doc_id, tuple(chunk.clause[:n])))
-            if parent is not None and best_deadline(parent.text) is not None:
-                return parent.chunk_id
-        return None
+        found = enclosing_deadline(chunk, self._clauses)
+        return found[0].chunk_id if found else None
 
     def _with_example(self, candidates: list[Hit], example: Example, filters: Filters | None) -> list[Hit]:
         """The question's ranking fused (reciprocal rank) with the example's ranking (within the

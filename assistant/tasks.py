@@ -165,7 +165,7 @@ def _item(text: str, addressees: list[str], inherited: Deadline | None, source: 
     """The work of one bullet under an addressee (a heading or a table's PHÂN CÔNG TRÁCH
     NHIỆM cell); `Assignment.assignee` keeps the addressee whatever the bullet's wording."""
     text = _BULLET_MARK.sub("", text).strip()
-    deadline = best_deadline(text) or inherited
+    deadline = _schedule(best_deadline(text), inherited)
     own = _subject_of(text)
     if own and own[1].lower().startswith(("chủ trì", "phối hợp")):
         # "Giao Phòng X chủ trì …" inside a bullet names its own lead.
@@ -181,20 +181,22 @@ def _item(text: str, addressees: list[str], inherited: Deadline | None, source: 
             # addressee's own work again ("… Tham mưu hỗ trợ … website riêng").
             sentences = split_sentences(text)
             first = sentences[0] if sentences else text
-            out = [Assignment(named, list(addressees), first, best_deadline(first) or deadline, source,
+            out = [Assignment(named, list(addressees), first, _schedule(best_deadline(first), deadline), source,
                               assignee=list(addressees))]
             rest = " ".join(sentences[1:]).strip()
             if rest:
-                out.append(Assignment(list(addressees), [], rest, best_deadline(rest) or deadline, source,
+                out.append(Assignment(list(addressees), [], rest, _schedule(best_deadline(rest), deadline), source,
                                       assignee=list(addressees)))
             return out
     return [Assignment(list(addressees), [p for p in partners if p not in addressees], text, deadline, source,
                        assignee=list(addressees))]
 
 
-def assignments(chunk: Chunk, title: str | None = None) -> list[Assignment]:
+def assignments(chunk: Chunk, title: str | None = None, group_deadline: Deadline | None = None) -> list[Assignment]:
     """The work `chunk` assigns. `title` is the heading line of its section (Section.title),
-    which tells an addressee heading ("Sở Kế hoạch và Đầu tư") from the first bullet."""
+    which tells an addressee heading ("Sở Kế hoạch và Đầu tư") from the first bullet;
+    `group_deadline` is the deadline of the enclosing clause (`enclosing_deadline`), for tasks
+    that state none of their own."""
     if chunk.clause[:1] == [PREAMBLE]:
         return []                   # căn cứ paragraphs cite other texts, they assign nothing
     inherited = None
@@ -202,6 +204,7 @@ def assignments(chunk: Chunk, title: str | None = None) -> list[Assignment]:
         inherited = best_deadline(heading)
         if inherited:
             break
+    inherited = inherited or group_deadline
 
     cell = (chunk.fields.get("PHÂN CÔNG TRÁCH NHIỆM") or "").strip()
     if cell:
@@ -213,7 +216,7 @@ def assignments(chunk: Chunk, title: str | None = None) -> list[Assignment]:
     own = _own_heading(chunk, title, body)
     if own:
         heading, rest = own
-        inherited = best_deadline(heading) or inherited
+        inherited = _schedule(best_deadline(heading), inherited)
         agencies = _addressee(heading, rest.lstrip())
         if agencies:
             items = split_bullets(rest)
@@ -222,7 +225,7 @@ def assignments(chunk: Chunk, title: str | None = None) -> list[Assignment]:
     if pieces and not _BULLET_MARK.match(body):
         # A topic heading's own deadline covers the bullets under it:
         # "1. Tăng cường tuyên truyền … (hoàn thành trong quý I/2023) - Các cấp ủy …".
-        inherited = best_deadline(pieces[0]) or inherited
+        inherited = _schedule(best_deadline(pieces[0]), inherited)
 
     out: list[Assignment] = []
     for sentence in split_sentences(body):
@@ -237,8 +240,30 @@ def assignments(chunk: Chunk, title: str | None = None) -> list[Assignment]:
             out[-1].text = f"{out[-1].text} {sentence}"       # the same agency's work continues
             out[-1].extra["work"] = f"{out[-1].extra.get('work', '')} {sentence}"
     for a in out:
-        a.deadline = best_deadline(a.text) or inherited
+        a.deadline = _schedule(best_deadline(a.text), inherited)
     return out
+
+
+def _schedule(own: Deadline | None, inherited: Deadline | None) -> Deadline | None:
+    """A task's own deadline, unless it is an adverb in passing ("thường xuyên rà soát" says
+    how, not by when) and the group it belongs to states a schedule."""
+    return own if own and (own.explicit or not inherited) else inherited or own
+
+
+def enclosing_deadline(chunk: Chunk, first_chunks: Mapping[tuple[str, tuple[str, ...]], Chunk]
+                       ) -> tuple[Chunk, Deadline] | None:
+    """The nearest enclosing clause that states when, with its deadline: a plan dates a group of
+    tasks once, on the clause above them ("1. Tăng cường tuyên truyền … (hoàn thành trong quý I
+    năm 2023)" covers 1.1 and 1.2), and the heading chain a chunk carries is cut too short to
+    keep it. `first_chunks` maps (doc_id, clause path) to the first chunk of each clause."""
+    for n in range(len(chunk.clause) - 1, 0, -1):
+        parent = first_chunks.get((chunk.doc_id, tuple(chunk.clause[:n])))
+        if parent is None or parent.start <= chunk.start < parent.end:
+            continue            # a list chunked with its clause: its dates are the items' own
+        deadline = best_deadline(parent.text)
+        if deadline is not None and deadline.explicit:
+            return parent, deadline
+    return None
 
 
 # ---------------------------------------------------------------- the register
@@ -273,11 +298,14 @@ def build_register(
     """Every task of every document, in document order. `titles` maps (doc_id, clause path)
     to the section's heading line."""
     titles = titles or {}
+    chunks = sorted(chunks, key=lambda c: (c.doc_id, c.start, c.part))
+    first_chunks = {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
     raw: list[tuple[Chunk, Assignment]] = []
-    for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.start, c.part)):
+    for chunk in chunks:
         if is_normative(documents.get(chunk.doc_id)):
             continue
-        for a in assignments(chunk, titles.get((chunk.doc_id, tuple(chunk.clause)))):
+        group = enclosing_deadline(chunk, first_chunks)
+        for a in assignments(chunk, titles.get((chunk.doc_id, tuple(chunk.clause))), group[1] if group else None):
             if a.agencies():
                 raw.append((chunk, a))
     display = _display_names(name for _, a in raw for name in a.agencies())

@@ -148,3 +148,17 @@ def test_laws_lay_down_rules_and_stay_out_of_the_register():
     assert {t.doc_id for t in register} == {"ke-hoach-2024"}
     assert [t.agency for t in register] == ["Phòng Nông nghiệp và PTNT"]
     assert register[0].deadline and "quý II năm 2024" in register[0].deadline
+
+
+def test_tasks_under_a_dated_group_carry_the_groups_deadline(assistant):
+    # "1. Tăng cường tuyên truyền … (hoàn thành trong quý I năm 2023)." dates 1.1 and 1.2,
+    # and "2. … (thực hiện hàng năm, từ năm 2023)" outranks 2.1's passing "thường xuyên rà soát".
+    tasks = [t for t in assistant.tasks(locality="Vĩnh Linh") if t.doc_id == VL_LETTER]
+    by_clause = {}
+    for t in tasks:
+        by_clause.setdefault(t.clause_label, set()).add(t.deadline)
+    assert by_clause["mục 1.1"] == {"hoàn thành trong quý I năm 2023"}
+    assert by_clause["mục 1.2"] == {"hoàn thành trong quý I năm 2023"}
+    assert by_clause["mục 2.1"] == {"thực hiện hàng năm, từ năm 2023"}
+    # A task's own explicit date still wins over its group's.
+    assert by_clause["mục 2.3"] == {"trước ngày 15/12 hàng năm"}
