@@ -92,8 +92,6 @@ class Assistant:
         chunks = store.all_chunks()
         self.store = store
         self._documents = {m.doc_id: m for m in store.documents()}
-        self._chunks_by_id = {c.chunk_id: c for c in chunks}
-        self._clauses = {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
         self.retriever = HybridRetriever(store.vector_store(), self._embed_model, chunks, top_k=self.settings.top_k,
                                          documents=list(self._documents.values()))
         # Composer, abstention policy, task register and LLM client of this index (assistant/answer.py).
@@ -138,7 +136,7 @@ class Assistant:
         if example is not None:
             candidates = self._with_example(candidates, example, filters)
             if example.dated_by:
-                candidates = _first(candidates, self._chunks_by_id[example.dated_by])
+                candidates = _first(candidates, self.retriever.chunk(example.dated_by))
         hits = candidates[:k]
         citations = [self.cite(h) for h in hits]
         composed = kit.composer.compose(query, hits, citations)
@@ -198,7 +196,7 @@ class Assistant:
             return None
         if rewrite.kind == "locality" and not rewrite.turn.locality:
             return None
-        chunk = self._chunks_by_id.get(previous.chunk_ids[0])
+        chunk = self.retriever.chunk(previous.chunk_ids[0])
         if chunk is None:
             return None
         # A clause often lists several duties; the one the previous question was about is the example.
@@ -213,7 +211,7 @@ class Assistant:
         a plan's deadline written on a group of tasks covers every task under it."""
         if best_deadline(chunk.text) is not None:
             return None
-        found = enclosing_deadline(chunk, self._clauses)
+        found = enclosing_deadline(chunk, self.retriever.first_chunks)
         return found[0].chunk_id if found else None
 
     def _with_example(self, candidates: list[Hit], example: Example, filters: Filters | None) -> list[Hit]:

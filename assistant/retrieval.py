@@ -150,8 +150,11 @@ class HybridRetriever(BaseRetriever):
         self.config = config or FusionConfig()
         self.chunks = chunks
         self._by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        # (doc_id, clause path) → the first chunk of that clause: what a clause's neighbours
+        # (its list, its dated group) are looked up by.
+        self.first_chunks = {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
         self.lexical = LexicalIndex(chunks)
-        self._covering = _covering_chunks(chunks)
+        self._covering = _covering_chunks(chunks, self.first_chunks, self._by_id)
         self._definitions = _defined_terms(chunks)
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
@@ -170,6 +173,10 @@ class HybridRetriever(BaseRetriever):
                           score=h.score)
             for h in self.search(query_bundle.query_str, self.top_k)
         ]
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        idx = self._by_id.get(chunk_id)
+        return None if idx is None else self.chunks[idx]
 
     def understand(self, question: str) -> Query:
         return understand(question, self.localities)
@@ -318,16 +325,16 @@ def _defined_terms(chunks: list[Chunk]) -> dict[str, list[int]]:
     return terms
 
 
-def _covering_chunks(chunks: list[Chunk]) -> dict[int, int]:
+def _covering_chunks(chunks: list[Chunk], first_chunks: dict[tuple[str, tuple[str, ...]], Chunk],
+                     by_id: dict[str, int]) -> dict[int, int]:
     """chunk index → index of the chunk of its nearest enclosing clause whose text contains
     it: a clause that introduces a list is chunked with its points (index.chunking)."""
-    first_part = {(c.doc_id, tuple(c.clause)): i for i, c in enumerate(chunks) if c.part == 0}
     covering: dict[int, int] = {}
     for i, chunk in enumerate(chunks):
         for n in range(len(chunk.clause) - 1, 0, -1):
-            j = first_part.get((chunk.doc_id, tuple(chunk.clause[:n])))
-            if j is not None and chunks[j].start <= chunk.start and chunk.end <= chunks[j].end:
-                covering[i] = j
+            parent = first_chunks.get((chunk.doc_id, tuple(chunk.clause[:n])))
+            if parent is not None and parent.start <= chunk.start and chunk.end <= parent.end:
+                covering[i] = by_id[parent.chunk_id]
                 break
     return covering
 
