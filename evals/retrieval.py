@@ -91,7 +91,10 @@ def single_section_document(doc_id: str, rec: dict, context_field: str | None) -
 def parsed_document(doc_id: str, rec: dict, context_field: str | None) -> Document:
     """The record's text through the project's structure parser; a record it cannot outline
     (no content found) falls back to one section."""
-    source = record_source(rec)
+    return _parse_record(doc_id, record_source(rec), rec, context_field)
+
+
+def _parse_record(doc_id: str, source: str, rec: dict, context_field: str | None) -> Document:
     try:
         doc = parse_text(doc_id, source)
     except ParseError:
@@ -121,11 +124,7 @@ def article_document(doc_id: str, rec: dict, context_field: str | None) -> Docum
         first_break = text.find("\n")
         body = text[first_break + 1:].lstrip() if first_break >= 0 else ""
     source = f"Điều {article}. {title if is_heading else ''}".rstrip() + "\n" + body
-    try:
-        doc = parse_text(doc_id, source)
-    except ParseError:
-        return single_section_document(doc_id, rec, context_field)
-    return doc.model_copy(update={"meta": _meta(doc_id, rec, context_field)})
+    return _parse_record(doc_id, source, rec, context_field)
 
 
 LAYOUTS: dict[str, Callable[[str, dict, str | None], Document]] = {
