@@ -156,6 +156,7 @@ class HybridRetriever(BaseRetriever):
         self.lexical = LexicalIndex(chunks)
         self._covering = _covering_chunks(chunks, self.first_chunks, self._by_id)
         self._definitions = _defined_terms(chunks)
+        self._bare_headings = _bare_headings(chunks)
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
         self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
@@ -220,6 +221,9 @@ class HybridRetriever(BaseRetriever):
         cfg = self.config
         scores: dict[int, float] = {}
         hits: dict[int, Hit] = {}
+        # A bare heading ("1. Mục tiêu tổng quát") is no answer to cite: its clauses below carry it.
+        dense = [(i, s) for i, s in dense if i not in self._bare_headings]
+        lexical = [(i, s) for i, s in lexical if i not in self._bare_headings]
         if dense:
             low, high = min(s for _, s in dense), max(s for _, s in dense)
             for rank, (idx, sim) in enumerate(dense, start=1):
@@ -355,3 +359,13 @@ def _matches(chunk: Chunk, filters: Filters) -> bool:
         and one_of(chunk.doc_type, filters.doc_types)
         and (not filters.years or chunk.year in filters.years)
     )
+
+
+def _bare_headings(chunks: list[Chunk]) -> set[int]:
+    """Chunks whose whole text is a heading printed above other chunks ("1. Mục tiêu tổng
+    quát", "Điều 9. Quyền của hợp tác xã"): the clauses under it say what it heads. A lead-in
+    ("2. Các trường hợp sau đây được coi là gây nhầm lẫn …:") states the rule its list completes,
+    so it stays."""
+    printed = {(c.doc_id, " ".join(h.split())) for c in chunks for h in c.headings[1:]}
+    return {i for i, c in enumerate(chunks)
+            if c.part == 0 and not c.text.rstrip().endswith(":") and (c.doc_id, " ".join(c.text.split())) in printed}

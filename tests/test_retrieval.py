@@ -54,3 +54,10 @@ def test_metadata_filters_restrict_and_never_widen(assistant):
         {d for d, _ in top(assistant, question, filters=Filters(years=[2020]))} == {"quang-nam-cv-2651-ubnd-ktn-2020"}
     assert top(assistant, question, filters=Filters(localities=["Đà Nẵng"])) == []
     assert top(assistant, question, filters=Filters(doc_types=["Luật"])) == []
+
+
+def test_a_bare_heading_is_never_cited_in_place_of_the_clauses_it_heads(assistant):
+    # "1. Mục tiêu tổng quát" alone gives staff nothing to check; its points a)–c) are the goal.
+    cited = top(assistant, "muc tieu tong quat phat trien kinh te tap the cua kien giang la gi", k=5)
+    assert cited[0] == ("kien-giang-kh-251-ubnd-2023", ["II", "1", "a"])
+    assert ("kien-giang-kh-251-ubnd-2023", ["II", "1"]) not in cited
