@@ -246,7 +246,7 @@ def _english_form(text: str) -> str:
     case, apostrophes ("people's" = "peoples"), hyphens, British -ise/-isation."""
     text = fold(text).replace("\u2019", "'").replace("\u2018", "'").replace("'", "")
     text = re.sub(r"[-\u2010\u2011\u2013\u2014/]", " ", text)
-    return re.sub(r"(?<=\w)is(e|ed|es|ing|ation|ations)\b", r"iz\1", text)
+    return re.sub(r"(?<=\w)is(e|ed|es|ing|ation|ations|ational)\b", r"iz\1", text)
 
 
 def _english_word_source(word: str) -> str:

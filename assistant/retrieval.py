@@ -26,9 +26,10 @@ from index.models import PREAMBLE, Chunk, DocumentMeta
 from index.normalize import fold, strip_diacritics, tokenize
 
 from .accents import AccentRestorer
-from .extract import TokenCounts
+from .extract import TokenCounts, find_quantities, is_generic
 from .models import Filters, Hit
 from .query import Query, load_abbreviations, understand
+from .tasks import assignments
 
 
 class LexicalIndex:
@@ -68,7 +69,7 @@ class LexicalIndex:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
-_ASKS_NUMBER = re.compile(r"\b(?:bao nhiêu|bao nhieu|mấy)\b")
+_ASKS_NUMBER = re.compile(r"\b(?:bao nhiêu|bao nhieu|mấy|how many|how much)\b")
 _ASKED_NUMBER = "0000"     # a syllable no clause holds, standing for the number asked
 
 
@@ -130,6 +131,11 @@ class FusionConfig:
     named_document_bonus: float = 0.15
     # "Which resolution does it implement?" is answered by the opening căn cứ paragraph.
     basis_bonus: float = 0.2
+    # A clause of the kind the question asks for: "how many …?" is answered by one that states
+    # a figure ("03 liên hiệp hợp tác xã"), "who …?" by one that gives the work to a named
+    # body, not by one that only talks about the same things.
+    intent_bonus: float = 0.1
+    intent_window: int = 20
 
 
 class HybridRetriever(BaseRetriever):
@@ -157,6 +163,7 @@ class HybridRetriever(BaseRetriever):
         self._covering = _covering_chunks(chunks, self.first_chunks, self._by_id)
         self._definitions = _defined_terms(chunks)
         self._bare_headings = _bare_headings(chunks)
+        self._answer_kinds: dict[tuple[int, str], bool] = {}
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
         self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
@@ -253,6 +260,12 @@ class HybridRetriever(BaseRetriever):
                 scores[idx] += cfg.named_document_bonus
             if query.asks_basis and chunk.clause == [PREAMBLE]:
                 scores[idx] += cfg.basis_bonus
+        if query.intent in ("who", "how_many"):
+            # Only the leaders can be lifted past each other; reading every candidate would
+            # cost more than the search itself on a large index.
+            for idx in sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]:
+                if self._is_answer_kind(idx, query.intent):
+                    scores[idx] += cfg.intent_bonus
         for idx in self._definitions_of(query.original):
             if allowed is None or allowed[idx]:
                 scores[idx] = scores.get(idx, 0.0) + cfg.definition_bonus
@@ -267,6 +280,18 @@ class HybridRetriever(BaseRetriever):
             out.append(hit)
         return out
 
+
+    def _is_answer_kind(self, idx: int, intent: str) -> bool:
+        # Read on demand and kept, as the task register's reading of a clause is not cheap.
+        key = (idx, intent)
+        if key not in self._answer_kinds:
+            chunk = self.chunks[idx]
+            if intent == "how_many":
+                self._answer_kinds[key] = bool(find_quantities(chunk.text))
+            else:
+                self._answer_kinds[key] = any(
+                    not all(is_generic(lead) for lead in a.leads) for a in assignments(chunk) if a.leads)
+        return self._answer_kinds[key]
 
     def _definitions_of(self, question: str) -> list[int]:
         """The definition chunks of the longest defined term the question starts with (its

@@ -229,6 +229,7 @@ def test_glossary_takes_the_longest_phrase_first():
 def test_glossary_matches_plurals_verb_forms_and_british_spelling():
     expansions = understand("cooperatives dissolved, collective economic organisations merging").expansions
     assert {"hợp tác xã", "giải thể", "tổ chức kinh tế tập thể", "sáp nhập"} <= set(expansions)
+    assert "cơ cấu tổ chức" in understand("Who advises on their organisational structure?").expansions
 
 
 def test_glossary_matches_whole_words_only():

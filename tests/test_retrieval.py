@@ -61,3 +61,19 @@ def test_a_bare_heading_is_never_cited_in_place_of_the_clauses_it_heads(assistan
     cited = top(assistant, "muc tieu tong quat phat trien kinh te tap the cua kien giang la gi", k=5)
     assert cited[0] == ("kien-giang-kh-251-ubnd-2023", ["II", "1", "a"])
     assert ("kien-giang-kh-251-ubnd-2023", ["II", "1"]) not in cited
+
+
+def test_who_questions_prefer_the_clause_that_gives_the_work_to_a_named_body(assistant):
+    # KH 67 III.2 speaks of the same fund but names nobody; the công văn gives it to a phòng.
+    cited = top(assistant, "Ở Vĩnh Linh, ai được giao phát huy vai trò của Quỹ Hỗ trợ phát triển hợp tác xã?", k=1)
+    assert cited == [("vinh-linh-cv-ubnd-nn-2023", ["2", "2.2"])]
+
+
+@pytest.mark.parametrize("question", [
+    # I.1.b speaks of "liên hiệp hợp tác xã" (and writes HTX) without a figure.
+    "Kiên Giang đặt mục tiêu có mấy liên hiệp HTX?",
+    # I.2.a speaks of technology and of "số lượng", without a figure.
+    "how many of them should apply high technology in Kiên Giang?",
+])
+def test_how_many_questions_prefer_the_clause_that_states_the_figure(assistant, question):
+    assert top(assistant, question, k=1) == [("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])]
