@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from index.normalize import fold, normalize_text, strip_diacritics
 
-from .query import _cue_patterns, _find_localities, _loose_regex, understand
+from .query import _DOCUMENT_NUMBER, _cue_patterns, _find_localities, _loose_regex, understand
 
 # Markers that make a message lean on the previous one. Matched on the folded, unaccented text.
 _FOLLOW_UP_START = re.compile(
@@ -28,6 +28,14 @@ _FOLLOW_UP_START = re.compile(
 )
 _FOLLOW_UP_END = re.compile(r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too)\s*[?.!]*\s*$")
 _LOCALITY_PREPOSITIONS = r"(?:ở|tại|của|cho|huyện|tỉnh|in|at|for|of)"
+# Words that point back at what was just discussed: "who has to make sure of that?", "what
+# does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text;
+# unaccented "nay"/"do" are too common alone, so they count only after a noun of the kind.
+_REFERS_BACK = re.compile(
+    r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
+    r"|\b(?:này|đó|ấy)\b"
+    r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
+)
 # The verb that belongs to a who-cue: "Ai phụ trách", "Who handles".
 _WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu trach|chu tri|handles?|leads?|is responsible for)",
                        re.IGNORECASE)
@@ -94,6 +102,9 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
     text = normalize_text(message).strip()
     query = understand(text, known_localities)
     localities, spans = _find_localities(text, known_localities)
+    # "and in Vĩnh Linh's Plan 67?" names a place and a document, no topic.
+    spans = [(start, end + len(m.group())) if (m := re.match(r"['’]s\b", text[end:])) else (start, end)
+             for start, end in spans] + _document_spans(text)
     cue_span, question_words = _cues(text)
     masked = list(text)
     for start, end in spans + question_words + _marker_spans(text):
@@ -123,6 +134,9 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
     content = _content_words(turn.topic, fillers)
     has_topic = content > 2 or (content > 0 and not turn.cue)
+    if has_topic and turn.cue and not turn.locality and _refers_back(turn.question):
+        # "who has to make sure of that?": words of its own, about the previous topic.
+        has_topic = False
     if has_topic and not marked:
         # A question with its own topic stands alone when it says where or which document;
         # otherwise it is asked about the place the chat is about ("mỗi năm phải lập mới bao nhiêu?").
@@ -151,9 +165,11 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             own = _replace_locality(own, None, locality, turn.language, turn.plain)
         return _rewritten(merged, "question", own)
     if not (turn.cue or has_topic):
-        # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place.
-        return _rewritten(merged, "locality", _replace_locality(
-            previous.understood, previous.locality, locality, previous.language, previous.plain))
+        # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place (and
+        # in another document, when one is named: "and in Vĩnh Linh's Plan 67?").
+        question = _replace_locality(previous.understood, previous.locality, locality, previous.language,
+                                     previous.plain)
+        return _rewritten(merged, "locality", _replace_documents(question, understand(turn.question).document_numbers))
 
     # The rest joins words of both turns, so both are brought to one style first.
     style = _Style(turn, previous, restore)
@@ -263,6 +279,27 @@ def _restore_words(text: str, restore: Callable[[str], str]) -> str:
         out += [text[last:match.start()], new]
         last = match.end()
     return "".join(out) + text[last:]
+
+
+def _document_spans(text: str) -> list[tuple[int, int]]:
+    folded = strip_diacritics(fold(text))
+    return [m.span() for m in _DOCUMENT_NUMBER.finditer(folded)] if len(folded) == len(text) else []
+
+
+def _replace_documents(question: str, numbers: list[str]) -> str:
+    """`question` with the number of the document it names swapped for the one named now."""
+    folded = strip_diacritics(fold(question))
+    if len(numbers) != 1 or len(folded) != len(question):
+        return question
+    for m in reversed(list(_DOCUMENT_NUMBER.finditer(folded))):
+        group = 1 if m.group(1) else 2
+        question = question[:m.start(group)] + numbers[0] + question[m.end(group):]
+    return question
+
+
+def _refers_back(text: str) -> bool:
+    folded = fold(text)
+    return bool(_REFERS_BACK.search(folded) or _REFERS_BACK.search(strip_diacritics(folded)))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

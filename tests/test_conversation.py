@@ -74,6 +74,24 @@ def test_a_short_question_without_a_place_is_asked_about_the_chats_place():
     assert turns[1] == ("mỗi năm lập mới bao nhiêu tổ hợp tác ở Vĩnh Linh?", True)
 
 
+def test_a_question_that_points_back_with_that_or_nay_asks_about_the_previous_topic():
+    turns = chat("In Vĩnh Linh, who links the cooperative database with tax registration?",
+                 "who has to make sure of that?")
+    assert turns[1] == ("Links the cooperative database with tax registration in Vĩnh Linh: who has to make sure of that?",
+                        True)
+    turns = chat("Ở Vĩnh Linh, ai chủ trì phát triển HTX nông nghiệp?", "nhóm nhiệm vụ này phải xong khi nào?")
+    assert turns[1] == ("Phát triển HTX nông nghiệp ở Vĩnh Linh: nhóm nhiệm vụ này phải xong khi nào?", True)
+    # A relative "that" inside a question of its own is no pointer back.
+    assert chat("Ai phụ trách giải thể HTX ở Vĩnh Linh?",
+                "Which office in Hà Tĩnh runs the fund that lends to cooperatives?")[1][1] is False
+
+
+def test_another_place_and_its_document_replace_both():
+    turns = chat("In Kiên Giang's Plan 251, which organisation is the core of the collective economy?",
+                 "and in Vĩnh Linh's Plan 67?")
+    assert turns[1] == ("In Vĩnh Linh's Plan 67, which organisation is the core of the collective economy?", True)
+
+
 def test_the_store_forgets_after_the_timeout_and_on_reset(tmp_path):
     store = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)
     store.add("chat-1", Turn(question="q", understood="q", at=time.time()))
