@@ -134,7 +134,8 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
     content = _content_words(turn.topic, fillers)
     has_topic = content > 2 or (content > 0 and not turn.cue)
-    if has_topic and turn.cue and not turn.locality and _refers_back(turn.question):
+    refers_back = has_topic and not turn.locality and _refers_back(turn.question)
+    if refers_back:
         # "who has to make sure of that?": words of its own, about the previous topic.
         has_topic = False
     if has_topic and not marked:
@@ -144,7 +145,7 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             return Rewrite(question=turn.question, rewritten=False, turn=turn)
         return _rewritten(turn.model_copy(update={"locality": previous.locality}), "place",
                           _replace_locality(turn.question, None, previous.locality, turn.language, turn.plain))
-    if not (has_topic or turn.cue or turn.locality):
+    if not (has_topic or turn.cue or turn.locality or refers_back):
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
 
     locality = turn.locality or previous.locality
@@ -164,7 +165,7 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
         if not turn.locality and locality:
             own = _replace_locality(own, None, locality, turn.language, turn.plain)
         return _rewritten(merged, "question", own)
-    if not (turn.cue or has_topic):
+    if not (turn.cue or has_topic or refers_back):
         # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place (and
         # in another document, when one is named: "and in Vĩnh Linh's Plan 67?").
         question = _replace_locality(previous.understood, previous.locality, locality, previous.language,
@@ -173,7 +174,7 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
 
     # The rest joins words of both turns, so both are brought to one style first.
     style = _Style(turn, previous, restore)
-    if turn.cue:
+    if turn.cue or refers_back:
         # "hạn chót là khi nào?", "ai chủ trì?": the fragment asks about the previous topic.
         merged.cue, merged.intent = turn.cue, turn.intent
         where = _where(locality, previous.language, style.plain) if locality else ""

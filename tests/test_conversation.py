@@ -81,6 +81,10 @@ def test_a_question_that_points_back_with_that_or_nay_asks_about_the_previous_to
                         True)
     turns = chat("Ở Vĩnh Linh, ai chủ trì phát triển HTX nông nghiệp?", "nhóm nhiệm vụ này phải xong khi nào?")
     assert turns[1] == ("Phát triển HTX nông nghiệp ở Vĩnh Linh: nhóm nhiệm vụ này phải xong khi nào?", True)
+    turns = chat("In Kiên Giang, which organisation is the core of the collective economy?",
+                 "what does it treat as the central interest?")
+    assert turns[1] == ("Core of the collective economy in Kiên Giang: what does it treat as the central interest?",
+                        True)
     # A relative "that" inside a question of its own is no pointer back.
     assert chat("Ai phụ trách giải thể HTX ở Vĩnh Linh?",
                 "Which office in Hà Tĩnh runs the fund that lends to cooperatives?")[1][1] is False
