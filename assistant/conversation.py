@@ -36,6 +36,8 @@ _REFERS_BACK = re.compile(
     r"|\b(?:này|đó|ấy)\b"
     r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
 )
+# Words before a phrase that stands in for one of the previous question's: "and at provincial level?".
+_CONTRAST_LEADS = r"(?:ở|tại|cho|với|về|trong|in|at|for|on|by|to|of|the)"
 # The verb that belongs to a who-cue: "Ai phụ trách", "Who handles".
 _WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu trach|chu tri|handles?|leads?|is responsible for)",
                        re.IGNORECASE)
@@ -104,7 +106,7 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
     localities, spans = _find_localities(text, known_localities)
     # "and in Vĩnh Linh's Plan 67?" names a place and a document, no topic.
     spans = [(start, end + len(m.group())) if (m := re.match(r"['’]s\b", text[end:])) else (start, end)
-             for start, end in spans] + _document_spans(text)
+             for start, end in spans]
     cue_span, question_words = _cues(text)
     masked = list(text)
     for start, end in spans + question_words + _marker_spans(text):
@@ -132,7 +134,8 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     marked = bool(_FOLLOW_UP_START.search(folded) or _FOLLOW_UP_END.search(folded))
     fillers = _fillers(turn.language, turn.plain)
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
-    content = _content_words(turn.topic, fillers)
+    # "and in Vĩnh Linh's Plan 67?" names a document, which is no topic of its own.
+    content = _content_words(_without_documents(turn.topic), fillers)
     has_topic = content > 2 or (content > 0 and not turn.cue)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if refers_back:
@@ -174,6 +177,15 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
 
     # The rest joins words of both turns, so both are brought to one style first.
     style = _Style(turn, previous, restore)
+    swapped = None if turn.cue or refers_back or turn.locality else _swap_contrast(previous.understood, turn)
+    if swapped:
+        # "and at provincial level?" after "… at district level?": the previous question
+        # again, about the other level (year, office, …).
+        old_phrase, new_phrase = swapped
+        new_phrase = style.of_turn(new_phrase)
+        merged.topic = previous.topic.replace(old_phrase, new_phrase)
+        return _rewritten(merged, "topic", style.of_previous(previous.understood).replace(
+            style.of_previous(old_phrase), new_phrase, 1))
     if turn.cue or refers_back:
         # "hạn chót là khi nào?", "ai chủ trì?": the fragment asks about the previous topic.
         merged.cue, merged.intent = turn.cue, turn.intent
@@ -282,9 +294,15 @@ def _restore_words(text: str, restore: Callable[[str], str]) -> str:
     return "".join(out) + text[last:]
 
 
-def _document_spans(text: str) -> list[tuple[int, int]]:
+def _without_documents(text: str) -> str:
+    """`text` without the documents it names ("Plan 67", "Kế hoạch 67-KH/HU")."""
     folded = strip_diacritics(fold(text))
-    return [m.span() for m in _DOCUMENT_NUMBER.finditer(folded)] if len(folded) == len(text) else []
+    if len(folded) != len(text):
+        return text
+    for m in reversed(list(_DOCUMENT_NUMBER.finditer(folded))):
+        end = m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())
+        text = text[:m.start()] + " " + text[end:]
+    return text
 
 
 def _replace_documents(question: str, numbers: list[str]) -> str:
@@ -298,9 +316,46 @@ def _replace_documents(question: str, numbers: list[str]) -> str:
     return question
 
 
+def _swap_contrast(question: str, turn: Turn) -> tuple[str, str] | None:
+    """The phrase of `question` that the follow-up's own phrase stands in for, and that phrase:
+    "cấp tỉnh" for "cấp huyện", "provincial level" for "district level" (the same head word,
+    first in Vietnamese and last in English, with new modifiers), "2030" for "2025". None
+    unless exactly one phrase of the question fits."""
+    phrase = re.sub(rf"^(?:{_CONTRAST_LEADS}\s+)+", "", _without_markers(turn.question).rstrip("?").strip(),
+                    flags=re.IGNORECASE)
+    words = list(re.finditer(r"\w+", phrase))
+    if not 1 <= len(words) <= 3 or phrase[words[-1].end():].strip():
+        return None
+    key = [strip_diacritics(fold(w.group())) for w in words]
+    head = -1 if turn.language == "en" else 0
+    asked = list(re.finditer(r"\w+", question))
+    known = {strip_diacritics(fold(w.group())) for w in asked}
+    spots = []
+    for i in range(len(asked) - len(key) + 1):
+        window = asked[i:i + len(key)]
+        old = [strip_diacritics(fold(w.group())) for w in window]
+        if old == key:
+            return None                        # the phrase is in the question already
+        if len(key) == 1:
+            fits = key[0].isdigit() and old[0].isdigit() and len(key[0]) == len(old[0])
+        else:
+            fits = old[head] == key[head] and all(k not in known for k, o in zip(key, old) if k != o)
+        if fits:
+            spots.append(question[window[0].start():window[-1].end()])
+    return (spots[0], phrase[words[0].start():]) if len(spots) == 1 else None
+
+
 def _refers_back(text: str) -> bool:
     folded = fold(text)
-    return bool(_REFERS_BACK.search(folded) or _REFERS_BACK.search(strip_diacritics(folded)))
+    plain = strip_diacritics(folded)
+    pointer = _REFERS_BACK.search(folded) or _REFERS_BACK.search(plain)
+    if pointer is None:
+        return False
+    # "what about the Standing Board members — what are they responsible for?": the pronoun
+    # points at what the marker introduced, not back at the previous question.
+    marker = _FOLLOW_UP_START.search(plain)
+    introduced = plain[marker.end():pointer.start()] if marker and len(plain) == len(folded) else ""
+    return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN for w in re.findall(r"\w+", introduced))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:
@@ -350,14 +405,15 @@ def _fillers(language: str, plain: bool) -> set[str]:
 
 
 def _clean_topic(text: str, fillers: set[str]) -> str:
-    words = re.findall(r"[\w&/.-]+", text)
+    words = re.findall(r"[\w&/.-]+(?:['’]\w+)*", text)
     # Drop fillers at the edges; inside the topic they may matter ("quỹ của HTX").
     while words and fold(words[0]) in fillers:
         words.pop(0)
-    while words and fold(words[-1]) in fillers:
+    # "cấp tỉnh", "cấp huyện": a level, not the place word left from "ở huyện Vĩnh Linh".
+    while words and fold(words[-1]) in fillers and not (len(words) > 1 and strip_diacritics(fold(words[-2])) == "cap"):
         words.pop()
     topic = " ".join(words)
-    return re.sub(rf"\s+{_LOCALITY_PREPOSITIONS}$", "", topic, flags=re.IGNORECASE).strip()
+    return re.sub(rf"(?<!cấp)(?<!cap)\s+{_LOCALITY_PREPOSITIONS}$", "", topic, flags=re.IGNORECASE).strip()
 
 
 def _content_words(text: str, fillers: set[str]) -> int:

@@ -354,7 +354,9 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     # when
     ("when", True, r"\b(?:khi|lúc|ngày|tháng|năm|quý|thời gian|thời điểm|hạn) nào\b", True),
     ("when", True, r"\b(?:bao giờ|hạn chót|thời hạn)\b", True),
-    ("when", True, r"\b(?:when|deadline|how long|how soon)\b", False),
+    ("when", True, r"\b(?:when|deadline|how long|how soon|how often)\b", False),
+    # "bao lâu làm một lần?": how often, the words after "bao lâu" belong to the question word.
+    ("when", True, r"\bbao lâu(?:\s+(?:làm|thực hiện|tổ chức|báo cáo|tiến hành))?(?:\s+một lần)?", True),
     ("when", True, r"\b(?:what|which) (?:date|day|year|month|quarter|time)\b", False),
     ("when", False, r"\b(?:trước ngày|chậm nhất|hoàn thành|kịp thời hạn)\b", True),
     ("when", False, r"\b(?:due|no later than|at the latest|timeline|schedule)\b", False),

@@ -96,6 +96,36 @@ def test_another_place_and_its_document_replace_both():
     assert turns[1] == ("In Vĩnh Linh's Plan 67, which organisation is the core of the collective economy?", True)
 
 
+def test_a_level_or_year_in_place_of_the_previous_ones_asks_the_previous_question_again():
+    turns = chat("In Quảng Nam, who unifies state management of the collective economy at district level?",
+                 "and at provincial level?")
+    assert turns[1] == ("In Quảng Nam, who unifies state management of the collective economy at provincial level?", True)
+    turns = chat("Ở Quảng Nam, ai kiện toàn Ban Chỉ đạo kinh tế tập thể cấp huyện?", "còn cấp tỉnh thì sao?")
+    assert turns[1] == ("Ở Quảng Nam, ai kiện toàn Ban Chỉ đạo kinh tế tập thể cấp tỉnh?", True)
+    turns = chat("By 2025, how many cooperatives does Kiên Giang aim for?", "and by 2030?")
+    assert turns[1] == ("By 2030, how many cooperatives does Kiên Giang aim for?", True)
+    # A phrase with no counterpart in the previous question is a new topic, not a swap.
+    turns = chat("Ở Hà Tĩnh, cơ quan nào phụ trách xúc tiến thương mại cho HTX?", "còn cấp tỉnh thì sao?")
+    assert turns[1] == ("Cơ quan nào phụ trách cấp tỉnh ở Hà Tĩnh?", True)
+
+
+def test_how_often_asks_about_the_previous_topic():
+    turns = chat("vinh linh phong nao chu tri tong hop nhu cau ho tro htx", "bao lau lam mot lan")
+    assert turns[1] == ("Tong hop nhu cau ho tro htx o Vinh Linh: bao lau lam mot lan?", True)
+
+
+def test_a_pronoun_for_what_the_follow_up_itself_introduces_is_no_pointer_back():
+    turns = chat("In Vĩnh Linh, who reports to the Standing Board?",
+                 "what about the Party members — what are they responsible for?")
+    assert turns[1] == ("the Party members — what are they responsible for in Vĩnh Linh?", True)
+
+
+def test_the_document_the_previous_question_named_stays_in_its_topic():
+    turns = chat("Theo Kế hoạch 67-KH/HU, đến năm 2045 Vĩnh Linh phấn đấu bao nhiêu phần trăm HTX hoạt động hiệu quả?",
+                 "trong đó bao nhiêu tham gia chuỗi liên kết?")
+    assert turns[1][0].startswith("Theo Kế hoạch 67-KH/HU đến năm 2045 phấn đấu HTX hoạt động hiệu quả ở Vĩnh Linh:")
+
+
 def test_the_store_forgets_after_the_timeout_and_on_reset(tmp_path):
     store = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)
     store.add("chat-1", Turn(question="q", understood="q", at=time.time()))
