@@ -200,6 +200,16 @@ def test_a_fragment_is_answered_from_the_duty_that_answered_the_previous_questio
     assert "quý I năm 2023" in follow.answer
 
 
+def test_a_short_question_about_the_clause_just_shown_is_answered_from_it(assistant):
+    # Vĩnh Linh mục 4.2 gives the communes the review and the report "về UBND huyện (qua Phòng
+    # Nông nghiệp và PTNT)"; the closing paragraph, which also mentions reporting, is no answer.
+    first, follow = converse(assistant, "Ở Vĩnh Linh, ai phải phối hợp với các HTX rà soát, điều chỉnh phương án "
+                                        "sản xuất kinh doanh cho phù hợp Nghị quyết 20?", "báo cáo kết quả qua phòng nào?")
+    assert first.citations[0].clause == ["4", "4.2"]
+    assert follow.understood_as == "báo cáo kết quả qua phòng nào ở Vĩnh Linh?"
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["4", "4.2"])
+
+
 def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
     # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
     conversations = tmp_path / "conversations.jsonl"
