@@ -139,6 +139,7 @@ class ConversationTurn(BaseModel):
     expected: list[str] = Field(default_factory=list)
     understood: str | None = None
     standalone: bool = False
+    kind: str | None = None          # how a later turn leans on the one before: locality, topic, intent …
 
 
 class EvalConversation(BaseModel):
@@ -158,6 +159,7 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
     follow: list[bool] = []
     expected_ok: list[bool] = []
     standalone_kept: list[bool] = []
+    by_kind: dict[str, list[bool]] = {}
     misses: list[str] = []
     for conv in conversations:
         chat = f"eval-{conv.id}-{time.time_ns()}"
@@ -170,6 +172,7 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
                 standalone_kept.append(answer.understood_as is None)
             (first if n == 0 else follow).append(hit)
             if n:
+                by_kind.setdefault(turn.kind or ("standalone" if turn.standalone else "other"), []).append(hit)
                 expected_ok.append(not answer.abstained and contains_expected(answer.answer, turn.expected))
             if not hit:
                 misses.append(f"{conv.id} turn {n + 1}: rank {rank} — {turn.question!r}"
@@ -180,6 +183,7 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
         "first_turn_hit@1": rate(first),
         "follow_up_hit@1": rate(follow),
         "gap": round(rate(first) - rate(follow), 4) if first and follow else None,
+        "follow_up_hit@1_by_kind": {kind: f"{rate(hits)} of {len(hits)}" for kind, hits in sorted(by_kind.items())},
         "follow_up_expected_answer_rate": rate(expected_ok),
         "standalone_not_rewritten": rate(standalone_kept),
         "misses": misses,
