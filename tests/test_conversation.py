@@ -215,7 +215,7 @@ def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_in
     conversations = tmp_path / "conversations.jsonl"
     gold = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
     row = {"id": "c1", "turns": [{"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": gold},
-                                 {"question": "hạn chót là khi nào?", "gold": gold}]}
+                                 {"question": "hạn chót là khi nào?", "gold": gold, "kind": "intent"}]}
     conversations.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     stored = built_index / "conversations.sqlite"
     before = stored.read_bytes() if stored.exists() else None
@@ -224,6 +224,8 @@ def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_in
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["conversations"] == 1 and summary["first_turn_hit@1"] == 1.0
+    # Follow-ups are also reported by how they lean on the turn before.
+    assert summary["follow_up_hit@1_by_kind"] == {"intent": f"{summary['follow_up_hit@1']} of 1"}
     assert (stored.read_bytes() if stored.exists() else None) == before
 
 
