@@ -36,6 +36,10 @@ _REFERS_BACK = re.compile(
     r"|\b(?:này|đó|ấy)\b"
     r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
 )
+# A question word of no intent of its own ("what should …", "… là gì?") still makes a question.
+_OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|\b(?:gi|dau)\s*\?*$")
+# What puts a question under a document: "theo Kế hoạch 67", "under Plan 67", "Vĩnh Linh's Plan 67".
+_SOURCE_LEAD = re.compile(r"(?:\b(?:theo|under|according to|in|tai)|['’]s)\s+(?:[\w-]+\s+){0,2}$")
 # Words before a phrase that stands in for one of the previous question's: "and at provincial level?".
 _CONTRAST_LEADS = r"(?:ở|tại|cho|với|về|trong|in|at|for|on|by|to|of|the)"
 # The verb that belongs to a who-cue: "Ai phụ trách", "Who handles".
@@ -146,8 +150,8 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
         # otherwise it is asked about the place the chat is about ("mỗi năm phải lập mới bao nhiêu?").
         if turn.locality or not previous.locality or understand(turn.question).document_numbers:
             return Rewrite(question=turn.question, rewritten=False, turn=turn)
-        return _rewritten(turn.model_copy(update={"locality": previous.locality}), "place",
-                          _replace_locality(turn.question, None, previous.locality, turn.language, turn.plain))
+        return _rewritten(turn.model_copy(update={"locality": previous.locality}), "place", _with_document(
+            _replace_locality(turn.question, None, previous.locality, turn.language, turn.plain), previous, turn))
     if not (has_topic or turn.cue or turn.locality or refers_back):
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
 
@@ -160,14 +164,15 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
         "chunk_ids": [],
         "at": turn.at,
     })
-    if turn.cue and has_topic:
-        # "thế còn Kiên Giang, mục tiêu có mấy liên hiệp HTX?": a question of its own after a
-        # marker keeps its own wording; only the marker goes and the place carries over.
+    if has_topic and (turn.cue or _OWN_QUESTION.search(strip_diacritics(fold(_without_markers(turn.question))))):
+        # "thế còn Kiên Giang, mục tiêu có mấy liên hiệp HTX?", "and what should the collective
+        # economy become?": a question of its own after a marker keeps its own wording; only
+        # the marker goes and the place carries over.
         merged.cue, merged.intent, merged.language = turn.cue, turn.intent, turn.language
         own = _without_markers(turn.question)
         if not turn.locality and locality:
             own = _replace_locality(own, None, locality, turn.language, turn.plain)
-        return _rewritten(merged, "question", own)
+        return _rewritten(merged, "question", _with_document(own, previous, turn))
     if not (turn.cue or has_topic or refers_back):
         # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place (and
         # in another document, when one is named: "and in Vĩnh Linh's Plan 67?").
@@ -303,6 +308,32 @@ def _without_documents(text: str) -> str:
         end = m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())
         text = text[:m.start()] + " " + text[end:]
     return text
+
+
+def _with_document(question: str, previous: Turn, turn: Turn) -> str:
+    """`question` asked of the document the previous question named ("Plan 67-KH/HU"), when
+    it names none itself and stays in the same place."""
+    if turn.locality not in (None, previous.locality) or _named_documents(turn.question):
+        return question
+    # Only the document the question was asked under: "Nghị quyết 20" in "tuyên truyền Nghị
+    # quyết 20" is what it is about, not where the answer is.
+    named = _named_documents(previous.understood, source_only=True)
+    if len(named) != 1:
+        return question
+    lead = "under" if turn.language == "en" else ("theo" if turn.plain else "theo")
+    document = strip_diacritics(named[0]) if turn.plain else named[0]
+    return f"{question.rstrip(' ?')} {lead} {document}?"
+
+
+def _named_documents(text: str, source_only: bool = False) -> list[str]:
+    """The documents `text` names, as written: "Plan 67-KH/HU", "Kế hoạch 251"; with
+    `source_only`, those it is asked under ("theo …", "under …", "according to …", "X's …")."""
+    folded = strip_diacritics(fold(text))
+    if len(folded) != len(text):
+        return []
+    return [text[m.start():m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())]
+            for m in _DOCUMENT_NUMBER.finditer(folded)
+            if not source_only or _SOURCE_LEAD.search(folded[max(0, m.start() - 30):m.start()])]
 
 
 def _replace_documents(question: str, numbers: list[str]) -> str:

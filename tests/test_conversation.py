@@ -126,6 +126,20 @@ def test_the_document_the_previous_question_named_stays_in_its_topic():
     assert turns[1][0].startswith("Theo Kế hoạch 67-KH/HU đến năm 2045 phấn đấu HTX hoạt động hiệu quả ở Vĩnh Linh:")
 
 
+def test_a_question_of_its_own_after_a_marker_stays_under_the_document_the_chat_is_about():
+    turns = chat("Under Vĩnh Linh's Plan 67-KH/HU, on what basis are benefits distributed?",
+                 "and what should the collective economy become together with the state economy?")
+    assert turns[1] == ("what should the collective economy become together with the state economy in Vĩnh Linh "
+                        "under Plan 67-KH/HU?", True)
+    turns = chat("Theo Kế hoạch 67-KH/HU, Vĩnh Linh phấn đấu thành lập bao nhiêu HTX mỗi năm?",
+                 "mỗi năm lập mới bao nhiêu tổ hợp tác?")
+    assert turns[1] == ("mỗi năm lập mới bao nhiêu tổ hợp tác ở Vĩnh Linh theo Kế hoạch 67-KH/HU?", True)
+    # A resolution the question is about is not the document it was asked under.
+    turns = chat("Ở Vĩnh Linh, công tác tuyên truyền Nghị quyết số 20-NQ/TW cần chú trọng ở những xã nào?",
+                 "còn phát triển HTX thì ưu tiên tập trung ở đâu?")
+    assert turns[1] == ("phát triển HTX thì ưu tiên tập trung ở đâu ở Vĩnh Linh?", True)
+
+
 def test_the_store_forgets_after_the_timeout_and_on_reset(tmp_path):
     store = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)
     store.add("chat-1", Turn(question="q", understood="q", at=time.time()))
