@@ -301,39 +301,36 @@ def _restore_words(text: str, restore: Callable[[str], str]) -> str:
 
 def _without_documents(text: str) -> str:
     """`text` without the documents it names ("Plan 67", "Kế hoạch 67-KH/HU")."""
+    for start, end in reversed(_document_names(text)):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
+def _document_names(text: str, source_only: bool = False) -> list[tuple[int, int]]:
+    """Where `text` names a document, with its sign ("Plan 67-KH/HU", "Kế hoạch 251"); with
+    `source_only`, those it is asked under ("theo …", "under …", "according to …", "X's …")."""
     folded = strip_diacritics(fold(text))
     if len(folded) != len(text):
-        return text
-    for m in reversed(list(_DOCUMENT_NUMBER.finditer(folded))):
-        end = m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())
-        text = text[:m.start()] + " " + text[end:]
-    return text
+        return []
+    return [(m.start(), m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group()))
+            for m in _DOCUMENT_NUMBER.finditer(folded)
+            if not source_only or _SOURCE_LEAD.search(folded[max(0, m.start() - 30):m.start()])]
 
 
 def _with_document(question: str, previous: Turn, turn: Turn) -> str:
     """`question` asked of the document the previous question named ("Plan 67-KH/HU"), when
     it names none itself and stays in the same place."""
-    if turn.locality not in (None, previous.locality) or _named_documents(turn.question):
+    if turn.locality not in (None, previous.locality) or _document_names(turn.question):
         return question
     # Only the document the question was asked under: "Nghị quyết 20" in "tuyên truyền Nghị
     # quyết 20" is what it is about, not where the answer is.
-    named = _named_documents(previous.understood, source_only=True)
+    named = _document_names(previous.understood, source_only=True)
     if len(named) != 1:
         return question
-    lead = "under" if turn.language == "en" else ("theo" if turn.plain else "theo")
-    document = strip_diacritics(named[0]) if turn.plain else named[0]
+    lead = "under" if turn.language == "en" else "theo"
+    document = previous.understood[named[0][0]:named[0][1]]
+    document = strip_diacritics(document) if turn.plain else document
     return f"{question.rstrip(' ?')} {lead} {document}?"
-
-
-def _named_documents(text: str, source_only: bool = False) -> list[str]:
-    """The documents `text` names, as written: "Plan 67-KH/HU", "Kế hoạch 251"; with
-    `source_only`, those it is asked under ("theo …", "under …", "according to …", "X's …")."""
-    folded = strip_diacritics(fold(text))
-    if len(folded) != len(text):
-        return []
-    return [text[m.start():m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())]
-            for m in _DOCUMENT_NUMBER.finditer(folded)
-            if not source_only or _SOURCE_LEAD.search(folded[max(0, m.start() - 30):m.start()])]
 
 
 def _replace_documents(question: str, numbers: list[str]) -> str:
