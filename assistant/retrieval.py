@@ -70,6 +70,12 @@ class LexicalIndex:
 
 
 _ASKS_NUMBER = re.compile(r"\b(?:bao nhiêu|bao nhieu|mấy|how many|how much)\b")
+# A horizon in a question (unaccented): "đến năm 2030", "by 2030", "giai đoạn 2021-2025"; a
+# year that dates something ("Công văn … năm 2023", "ngày 16/6/2022") is none.
+_HORIZON = re.compile(r"\b(?:den|by|until|through|giai doan \d{4}\s*-)\s*(?:nam\s*-?\s*)?((?:19|20)\d{2})\b",
+                      re.IGNORECASE)
+# A year as a clause writes it, "năm-2030" included; not the year of a date ("16/6/2022").
+_YEAR = re.compile(r"(?<![\d/.])((?:19|20)\d{2})(?!\d)")
 _ASKED_NUMBER = "0000"     # a syllable no clause holds, standing for the number asked
 
 
@@ -136,6 +142,10 @@ class FusionConfig:
     # body, not by one that only talks about the same things.
     intent_bonus: float = 0.1
     intent_window: int = 20
+    # A question about a horizon ("đến năm 2030", "by 2030") prefers, among the same leaders, the
+    # clauses that name that year: a plan's targets come per horizon (2025, 2030, 2045) in
+    # clauses worded alike.
+    year_bonus: float = 0.3
 
 
 class HybridRetriever(BaseRetriever):
@@ -266,6 +276,11 @@ class HybridRetriever(BaseRetriever):
             for idx in sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]:
                 if self._is_answer_kind(idx, query.intent):
                     scores[idx] += cfg.intent_bonus
+        years = set(_HORIZON.findall(strip_diacritics(query.original)))
+        if years and cfg.year_bonus:
+            for idx in sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]:
+                if years & set(_YEAR.findall(self.chunks[idx].text)):
+                    scores[idx] += cfg.year_bonus
         for idx in self._definitions_of(query.original):
             if allowed is None or allowed[idx]:
                 scores[idx] = scores.get(idx, 0.0) + cfg.definition_bonus

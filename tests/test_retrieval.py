@@ -77,3 +77,11 @@ def test_who_questions_prefer_the_clause_that_gives_the_work_to_a_named_body(ass
 ])
 def test_how_many_questions_prefer_the_clause_that_states_the_figure(assistant, question):
     assert top(assistant, question, k=1) == [("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])]
+
+
+def test_a_question_about_a_horizon_prefers_the_target_for_that_year(assistant):
+    # KH 67 sets its targets per horizon in clauses worded alike: 2.1 "Đến năm-2030 …" (written
+    # with an OCR hyphen), 2.2 "Đến năm 2045 … tham gia chuỗi liên kết".
+    question = ("Theo Kế hoạch 67-KH/HU đến năm 2030 phấn đấu tổ chức kinh tế tập thể hoạt động hiệu quả "
+                "ở Vĩnh Linh: trong đó bao nhiêu tham gia chuỗi liên kết?")
+    assert top(assistant, question, k=1) == [("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])]
