@@ -24,10 +24,20 @@ from .query import _DOCUMENT_NUMBER, _cue_patterns, _find_localities, _loose_reg
 
 # Markers that make a message lean on the previous one. Matched on the folded, unaccented text.
 _FOLLOW_UP_START = re.compile(
-    r"^(?:(?:the|vay|con|va)\s+con|con|va|the|vay|nhung|what about|how about|and(?: in| for| what about)?|also)\b"
+    r"^(?:(?:the|vay|con|va)\s+con|con|va|the|vay|nhung|what about|how about|and(?: in| for| what about)?|also"
+    r"|(?:and )?(?:the )?same (?:for|in|at))\b"
 )
-_FOLLOW_UP_END = re.compile(r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too)\s*[?.!]*\s*$")
-_LOCALITY_PREPOSITIONS = r"(?:ở|tại|của|cho|huyện|tỉnh|in|at|for|of)"
+# "… thì sao?", "does Hà Tĩnh's plan say the same?", "ở Hà Tĩnh cũng vậy à?"
+_FOLLOW_UP_END = re.compile(
+    r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too|(?:say|do|does|the) the same|the same|likewise"
+    r"|tuong tu|cung vay|cung the|giong vay)\s*(?:a|ko|khong|not)?\s*[?.!]*\s*$"
+)
+_LOCALITY_PREPOSITIONS = r"(?:ở|tại|bên|của|cho|huyện|tỉnh|in|at|for|of)"
+# A document named by kind alone ("what about Vĩnh Linh's plan?") is no topic of its own.
+_DOCUMENT_KIND = re.compile(r"\b(?:ke hoach|cong van|van ban|plans?|letters?|documents?)\b")
+# Question words: what a pronoun after them points at is not what they introduce.
+_QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "ai", "gi", "nao", "dau",
+                   "sao", "bao"}
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
 # does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text;
 # unaccented "nay"/"do" are too common alone, so they count only after a noun of the kind.
@@ -48,7 +58,7 @@ _WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu tr
 # Words that carry no topic on their own, by language: "to" is English filler but, typed
 # without diacritics, Vietnamese "tổ" ("to chuc" = tổ chức), so the lists stay apart.
 _FILLER_VI = set(
-    "còn thế vậy và thì sao nào nữa là gì ở tại của cho với huyện tỉnh những các cái đó này ấy nhỉ nhé ạ ơi "
+    "còn thế vậy và thì sao nào nữa là gì ở tại bên của cho với huyện tỉnh những các cái đó này ấy nhỉ nhé ạ ơi "
     "phải cần sẽ đã được".split()
 )
 _FILLER_EN = set(
@@ -178,7 +188,11 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
         # in another document, when one is named: "and in Vĩnh Linh's Plan 67?").
         question = _replace_locality(previous.understood, previous.locality, locality, previous.language,
                                      previous.plain)
-        return _rewritten(merged, "locality", _replace_documents(question, understand(turn.question).document_numbers))
+        numbers = understand(turn.question).document_numbers
+        if not numbers and locality != previous.locality:
+            # The previous place's plan number means nothing in another place.
+            question, merged.topic = _without_document_numbers(question), _without_document_numbers(merged.topic)
+        return _rewritten(merged, "locality", _replace_documents(question, numbers))
 
     # The rest joins words of both turns, so both are brought to one style first.
     style = _Style(turn, previous, restore)
@@ -300,9 +314,13 @@ def _restore_words(text: str, restore: Callable[[str], str]) -> str:
 
 
 def _without_documents(text: str) -> str:
-    """`text` without the documents it names ("Plan 67", "Kế hoạch 67-KH/HU")."""
+    """`text` without the documents it names ("Plan 67", "Kế hoạch 67-KH/HU", "the plan")."""
     for start, end in reversed(_document_names(text)):
         text = text[:start] + " " + text[end:]
+    plain = strip_diacritics(fold(text))
+    if len(plain) == len(text):
+        for m in reversed(list(_DOCUMENT_KIND.finditer(plain))):
+            text = text[:m.start()] + " " + text[m.end():]
     return text
 
 
@@ -331,6 +349,18 @@ def _with_document(question: str, previous: Turn, turn: Turn) -> str:
     document = previous.understood[named[0][0]:named[0][1]]
     document = strip_diacritics(document) if turn.plain else document
     return f"{question.rstrip(' ?')} {lead} {document}?"
+
+
+def _without_document_numbers(text: str) -> str:
+    """`text` with the numbers of the documents it names left out: "Under Vĩnh Linh's Plan"."""
+    folded = strip_diacritics(fold(text))
+    if len(folded) != len(text):
+        return text
+    for m in reversed(list(_DOCUMENT_NUMBER.finditer(folded))):
+        start = m.start(1) if m.group(1) else m.start(2)
+        end = m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())
+        text = text[:start].rstrip() + text[end:]
+    return text
 
 
 def _replace_documents(question: str, numbers: list[str]) -> str:
@@ -383,7 +413,8 @@ def _refers_back(text: str) -> bool:
     # points at what the marker introduced, not back at the previous question.
     marker = _FOLLOW_UP_START.search(plain)
     introduced = plain[marker.end():pointer.start()] if marker and len(plain) == len(folded) else ""
-    return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN for w in re.findall(r"\w+", introduced))
+    return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
+                   for w in re.findall(r"\w+", introduced))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

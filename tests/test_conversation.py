@@ -140,6 +140,27 @@ def test_a_question_of_its_own_after_a_marker_stays_under_the_document_the_chat_
     assert turns[1] == ("phát triển HTX thì ưu tiên tập trung ở đâu ở Vĩnh Linh?", True)
 
 
+def test_other_ways_of_asking_the_same_elsewhere():
+    previous = "Ở Vĩnh Linh, ai phụ trách giải thể HTX?"
+    for message in ("thế còn bên Hà Tĩnh?", "ở Hà Tĩnh cũng vậy à?", "Hà Tĩnh thì sao"):
+        assert chat(previous, message)[1] == ("Ở Hà Tĩnh, ai phụ trách giải thể HTX?", True), message
+    previous = "Who handles HTX dissolution in Vĩnh Linh?"
+    for message in ("same for Hà Tĩnh?", "does Hà Tĩnh's plan say the same?", "what about Hà Tĩnh's plan?"):
+        assert chat(previous, message)[1] == ("Who handles HTX dissolution in Hà Tĩnh?", True), message
+
+
+def test_another_place_drops_the_number_of_the_previous_places_plan():
+    turns = chat("Under Kiên Giang's Plan 251, which of numbers and quality gets the emphasis?", "same for Vĩnh Linh?")
+    assert turns[1] == ("Under Vĩnh Linh's Plan, which of numbers and quality gets the emphasis?", True)
+
+
+def test_a_pronoun_after_a_question_word_still_points_back():
+    turns = chat("In Hà Tĩnh, who draws up the working rules of the Cooperative Alliance?",
+                 "and whom is it supposed to advise?")
+    assert turns[1] == ("Draws up the working rules of the Cooperative Alliance in Hà Tĩnh: whom is it supposed to advise?",
+                        True)
+
+
 def test_the_store_forgets_after_the_timeout_and_on_reset(tmp_path):
     store = ConversationStore(tmp_path / "c.sqlite", ttl_s=60)
     store.add("chat-1", Turn(question="q", understood="q", at=time.time()))
