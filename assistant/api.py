@@ -238,6 +238,12 @@ class Assistant:
                 fused[hit.chunk.chunk_id] = fused.get(hit.chunk.chunk_id, 0.0) + weight / (RRF_K + rank)
                 hits.setdefault(hit.chunk.chunk_id, hit)
         order = sorted(fused, key=lambda cid: -fused[cid])[:len(candidates)]
+        lead = candidates[0] if candidates else None
+        if lead is not None and lead.dense_rank == 1 and lead.lexical_rank == 1:
+            # Both retrievers put the question's own best match first: the example, taken from
+            # an answer that may itself have been wrong, only orders what follows. (Letting a
+            # lead at rank 2 in either list stand as well cost two follow-ups.)
+            order = [lead.chunk.chunk_id] + [cid for cid in order if cid != lead.chunk.chunk_id]
         scores = [h.score for h in candidates] + [0.0] * len(order)
         return [hits[cid].model_copy(update={"score": scores[n]}) for n, cid in enumerate(order)]
 

@@ -245,6 +245,15 @@ def test_a_short_question_about_the_clause_just_shown_is_answered_from_it(assist
     assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["4", "4.2"])
 
 
+def test_a_match_both_retrievers_put_first_is_not_overridden_by_the_previous_answer(assistant):
+    # The example (Kiên Giang I.1.b, about awareness as much as unions) points at KH 67 I.3; the
+    # question itself finds III.3 ("thí điểm một số liên hiệp hợp tác xã … trong một số ngành,
+    # lĩnh vực") first in both the dense and the lexical lists.
+    _, follow = converse(assistant, "What does Kiên Giang's Plan 251 say about forming cooperative unions — are they "
+                                    "limited in scale, sector or area?", "and in Vĩnh Linh's Plan 67?")
+    assert first_cited(follow) == ("vinh-linh-kh-67-hu-2023", ["III", "3"])
+
+
 def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
     # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
     conversations = tmp_path / "conversations.jsonl"
