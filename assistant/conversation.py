@@ -330,8 +330,7 @@ def _document_names(text: str, source_only: bool = False) -> list[tuple[int, int
     folded = strip_diacritics(fold(text))
     if len(folded) != len(text):
         return []
-    return [(m.start(), m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group()))
-            for m in _DOCUMENT_NUMBER.finditer(folded)
+    return [(m.start(), _sign_end(folded, m)) for m in _DOCUMENT_NUMBER.finditer(folded)
             if not source_only or _SOURCE_LEAD.search(folded[max(0, m.start() - 30):m.start()])]
 
 
@@ -358,9 +357,13 @@ def _without_document_numbers(text: str) -> str:
         return text
     for m in reversed(list(_DOCUMENT_NUMBER.finditer(folded))):
         start = m.start(1) if m.group(1) else m.start(2)
-        end = m.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[m.end():]).group())
-        text = text[:start].rstrip() + text[end:]
+        text = text[:start].rstrip() + text[_sign_end(folded, m):]
     return text
+
+
+def _sign_end(folded: str, match: re.Match) -> int:
+    """Where a document's number ends with its sign: "67-KH/HU", not "67"."""
+    return match.end() + len(re.match(r"(?:[-/][a-z]+)*", folded[match.end():]).group())
 
 
 def _replace_documents(question: str, numbers: list[str]) -> str:
