@@ -46,6 +46,13 @@ _REFERS_BACK = re.compile(
     r"|\b(?:này|đó|ấy)\b"
     r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
 )
+# Words that say "the same as before": with another place named, the message asks the previous
+# question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
+# tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
+_LIKE_BEFORE = re.compile(
+    r"\b(?:tuong tu|nhu vay|nhu the|kieu (?:nay|do|vay)|viec (?:nay|do)|cai (?:nay|do)|dieu (?:nay|do)"
+    r"|like (?:that|this)|similar|the same|(?:anything|something) (?:on|about|like) (?:that|this|it)|too|as well|also)\b"
+)
 # A question word of no intent of its own ("what should …", "… là gì?") still makes a question.
 _OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|\b(?:gi|dau)\s*\?*$")
 # What puts a question under a document: "theo Kế hoạch 67", "under Plan 67", "Vĩnh Linh's Plan 67".
@@ -59,7 +66,7 @@ _WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu tr
 # without diacritics, Vietnamese "tổ" ("to chuc" = tổ chức), so the lists stay apart.
 _FILLER_VI = set(
     "còn thế vậy và thì sao nào nữa là gì ở tại bên của cho với huyện tỉnh những các cái đó này ấy nhỉ nhé ạ ơi "
-    "phải cần sẽ đã được".split()
+    "phải cần sẽ đã được không ko".split()
 )
 _FILLER_EN = set(
     "the a an in at for of and what about how is are was were do does did be to on by then too also "
@@ -151,6 +158,9 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     # "and in Vĩnh Linh's Plan 67?" names a document, which is no topic of its own.
     content = _content_words(_without_documents(turn.topic), fillers)
     has_topic = content > 2 or (content > 0 and not turn.cue)
+    if turn.locality and previous.locality and fold(turn.locality) != fold(previous.locality) and (
+            _LIKE_BEFORE.search(folded) or _refers_back(turn.question)):
+        return _in_another_place(turn, previous, turn.locality)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if refers_back:
         # "who has to make sure of that?": words of its own, about the previous topic.
@@ -184,15 +194,7 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             own = _replace_locality(own, None, locality, turn.language, turn.plain)
         return _rewritten(merged, "question", _with_document(own, previous, turn))
     if not (turn.cue or has_topic or refers_back):
-        # "còn ở Hà Tĩnh thì sao?": the previous question, asked about another place (and
-        # in another document, when one is named: "and in Vĩnh Linh's Plan 67?").
-        question = _replace_locality(previous.understood, previous.locality, locality, previous.language,
-                                     previous.plain)
-        numbers = understand(turn.question).document_numbers
-        if not numbers and locality != previous.locality:
-            # The previous place's plan number means nothing in another place.
-            question, merged.topic = _without_document_numbers(question), _without_document_numbers(merged.topic)
-        return _rewritten(merged, "locality", _replace_documents(question, numbers))
+        return _in_another_place(turn, previous, locality)
 
     # The rest joins words of both turns, so both are brought to one style first.
     style = _Style(turn, previous, restore)
@@ -258,6 +260,19 @@ class _Style:
 
     def of_previous(self, text: str) -> str:
         return self._to(text, self.previous_plain)
+
+
+def _in_another_place(turn: Turn, previous: Turn, locality: str | None) -> Rewrite:
+    """"còn ở Hà Tĩnh thì sao?": the previous question, asked about another place (and in
+    another document, when one is named: "and in Vĩnh Linh's Plan 67?")."""
+    merged = previous.model_copy(update={"question": turn.question, "locality": locality, "doc_ids": [],
+                                         "chunk_ids": [], "at": turn.at})
+    question = _replace_locality(previous.understood, previous.locality, locality, previous.language, previous.plain)
+    numbers = understand(turn.question).document_numbers
+    if not numbers and locality != previous.locality:
+        # The previous place's plan number means nothing in another place.
+        question, merged.topic = _without_document_numbers(question), _without_document_numbers(merged.topic)
+    return _rewritten(merged, "locality", _replace_documents(question, numbers))
 
 
 def _rewritten(turn: Turn, kind: str, understood: str) -> Rewrite:

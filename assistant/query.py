@@ -383,7 +383,8 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
      r"\b(?:thủ tục|hồ sơ|quy định|điều kiện|quy trình|luật|nghị định|thông tư|làm gì|ra sao"
      r"|như thế nào|thế nào|xử lý sao|làm sao|bằng cách nào)\b",
      True),
-    ("rule", False, r"\b(?:có|được|phải)\b.*\bkhông\s*\?*\s*$", True),
+    # "… có … không?": only "có" is the cue word; what lies between is the question's topic.
+    ("rule", False, r"\b(?:có|được|phải)\b(?=.*\bkhông\s*\?*\s*$)", True),
     ("rule", False,
      r"\b(?:how(?!\s+(?:many|much|long|soon)\b)|procedures?|regulations?|law|legal|polic(?:y|ies)"
      r"|requirements?|paperwork|eligib(?:le|ility)|conditions?)\b",

@@ -149,6 +149,23 @@ def test_other_ways_of_asking_the_same_elsewhere():
         assert chat(previous, message)[1] == ("Who handles HTX dissolution in Hà Tĩnh?", True), message
 
 
+def test_another_place_with_words_for_the_same_thing_asks_the_previous_question_there():
+    previous = "Ở Hà Tĩnh, đơn vị nào được giao giới thiệu các mô hình hợp tác xã điển hình?"
+    for message in ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau tuong tu ko"):
+        assert chat(previous, message)[1] == (
+            "Ở Vĩnh Linh, đơn vị nào được giao giới thiệu các mô hình hợp tác xã điển hình?", True), message
+    turns = chat("Who handles HTX dissolution in Vĩnh Linh?", "Hà Tĩnh have anything on that?", "Kiên Giang too?")
+    assert [question for question, _ in turns[1:]] == ["Who handles HTX dissolution in Hà Tĩnh?",
+                                                       "Who handles HTX dissolution in Kiên Giang?"]
+
+
+def test_a_yes_no_question_about_another_place_stands_on_its_own():
+    # "có … không?": only "có" is a question word; the words between are the question's topic.
+    turns = chat("Ở Hà Tĩnh, ai phụ trách giải thể HTX?",
+                 "Huyện Vĩnh Linh có chỉ tiêu nào về việc xóa bỏ HTX chỉ tồn tại hình thức không?")
+    assert turns[1] == ("Huyện Vĩnh Linh có chỉ tiêu nào về việc xóa bỏ HTX chỉ tồn tại hình thức không?", False)
+
+
 def test_another_place_drops_the_number_of_the_previous_places_plan():
     turns = chat("Under Kiên Giang's Plan 251, which of numbers and quality gets the emphasis?", "same for Vĩnh Linh?")
     assert turns[1] == ("Under Vĩnh Linh's Plan, which of numbers and quality gets the emphasis?", True)
