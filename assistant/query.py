@@ -44,6 +44,9 @@ class Query(BaseModel):
     dense_text: str = ""                   # for the embedder
     # Numbers of documents the question names ("KH 67", "Kế hoạch 251", "công văn số 2651").
     document_numbers: list[str] = Field(default_factory=list)
+    # Types of documents the question names without a number, as the one it is asked about:
+    # "kế hoạch của Huyện ủy", "theo công văn", "Vĩnh Linh's plan", "the letter" → "ke hoach", "cong van".
+    document_kinds: list[str] = Field(default_factory=list)
     # Asks what a document implements or is based on: answered by its opening (căn cứ) paragraph.
     asks_basis: bool = False
 
@@ -92,6 +95,7 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         lexical_text=lexical_text,
         dense_text=dense_text,
         document_numbers=_find_document_numbers(text),
+        document_kinds=_find_document_kinds(text),
         asks_basis=bool(_BASIS.search(strip_diacritics(fold(text)))),
     )
 
@@ -107,6 +111,22 @@ _BASIS = re.compile(
     r"|\bthuc hien (?:nghi quyet|chuong trinh|quyet dinh|ket luan|ke hoach|van ban) nao\b"
     r"|\bbased on\b|\bpursuant\b|\bimplement(?:s|ing)? (?:which|what)\b|\blegal basis\b"
 )
+
+
+# A document referred to by its type: "theo kế hoạch", "kế hoạch của Huyện ủy", "Vĩnh Linh's
+# plan", "the letter"; not a plan a duty is about ("xây dựng kế hoạch phát triển … hàng năm").
+_DOCUMENT_KIND = re.compile(
+    r"\b(?:theo|trong|tai)\s+(ke hoach|cong van)\b(?!\s+(?:phat trien|hang nam|hang nam|cu the))"
+    r"|\b(ke hoach|cong van)\s+(?:cua|do)\s+(?:ban thuong vu|huyen uy|tinh uy|ubnd|uy ban|so|tinh|huyen)\b"
+    r"|(?:\bthe|\w's)\s+(?:implementation\s+|official\s+)?(plan|letter)\b"
+)
+_KIND_NAMES = {"plan": "ke hoach", "letter": "cong van"}
+
+
+def _find_document_kinds(text: str) -> list[str]:
+    folded = strip_diacritics(fold(text))
+    kinds = [next(g for g in m.groups() if g) for m in _DOCUMENT_KIND.finditer(folded)]
+    return list(dict.fromkeys(_KIND_NAMES.get(k, k) for k in kinds))
 
 
 def _find_document_numbers(text: str) -> list[str]:

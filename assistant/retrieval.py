@@ -183,6 +183,10 @@ class HybridRetriever(BaseRetriever):
             digits = re.match(r"\D*(\d+)", meta.number or "")
             if digits:
                 self._docs_by_number.setdefault(digits.group(1).lstrip("0"), set()).add(meta.doc_id)
+        self._docs_by_kind: dict[str, set[str]] = {}
+        for meta in documents or []:
+            if meta.doc_type:
+                self._docs_by_kind.setdefault(strip_diacritics(fold(meta.doc_type)), set()).add(meta.doc_id)
 
     # llama-index interface
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -264,6 +268,9 @@ class HybridRetriever(BaseRetriever):
                 else:
                     scores[idx] *= cfg.other_locality_penalty
         named = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
+        if not named:
+            # "kế hoạch của Huyện ủy Vĩnh Linh": of the place's documents, its plan.
+            named = set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
         for idx in scores:
             chunk = self.chunks[idx]
             if chunk.doc_id in named:

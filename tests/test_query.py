@@ -299,3 +299,15 @@ def test_data_files_load_once_and_join_both_sections():
     assert load_abbreviations()["TT"] == ("thông tư", "thường trực")
     assert "tổ hợp tác" in load_abbreviations()["THT"]          # unreviewed entries are used too
     assert set(load_glossary()["deadline"]) >= {"hoàn thành", "thời hạn"}
+
+
+@pytest.mark.parametrize("question, kinds", [
+    ("Kế hoạch của Huyện ủy Vĩnh Linh có yêu cầu phân công kiểu này không?", ["ke hoach"]),
+    ("what about Vĩnh Linh's plan?", ["ke hoach"]),
+    ("theo cong van cua UBND huyen, ai chu tri?", ["cong van"]),
+    ("what role does the letter give co-ops?", ["cong van"]),
+    # A plan a duty is about is not the document asked about.
+    ("Ai xây dựng kế hoạch phát triển KTTT hàng năm ở Vĩnh Linh?", []),
+])
+def test_a_document_named_by_its_type_is_recognised(question, kinds):
+    assert understand(question).document_kinds == kinds

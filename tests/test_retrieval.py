@@ -85,3 +85,11 @@ def test_a_question_about_a_horizon_prefers_the_target_for_that_year(assistant):
     question = ("Theo Kế hoạch 67-KH/HU đến năm 2030 phấn đấu tổ chức kinh tế tập thể hoạt động hiệu quả "
                 "ở Vĩnh Linh: trong đó bao nhiêu tham gia chuỗi liên kết?")
     assert top(assistant, question, k=1) == [("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])]
+
+
+def test_a_document_named_by_its_type_is_preferred_among_the_places_documents(assistant):
+    # Vĩnh Linh has a plan (KH 67 of the Huyện ủy) and a letter (the UBND's công văn); "the plan"
+    # says which one is meant.
+    question = ("According to Vĩnh Linh's implementation plan, on what basis should the many cooperation "
+                "and linkage models of the collective economy be developed?")
+    assert top(assistant, question, k=1)[0][0] == "vinh-linh-kh-67-hu-2023"
