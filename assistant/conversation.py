@@ -29,7 +29,7 @@ _FOLLOW_UP_START = re.compile(
 )
 # "… thì sao?", "does Hà Tĩnh's plan say the same?", "ở Hà Tĩnh cũng vậy à?"
 _FOLLOW_UP_END = re.compile(
-    r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too|(?:say|do|does|the) the same|the same|likewise"
+    r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too|as well|also|(?:say|do|does|the) the same|the same|likewise"
     r"|tuong tu|cung vay|cung the|giong vay)\s*(?:a|ko|khong|not)?\s*[?.!]*\s*$"
 )
 _LOCALITY_PREPOSITIONS = r"(?:ở|tại|bên|của|cho|huyện|tỉnh|in|at|for|of)"
@@ -51,7 +51,7 @@ _REFERS_BACK = re.compile(
 # tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
 _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|kieu (?:nay|do|vay)|viec (?:nay|do)|cai (?:nay|do)|dieu (?:nay|do)"
-    r"|like (?:that|this)|similar|the same|(?:anything|something) (?:on|about|like) (?:that|this|it)|too|as well|also)\b"
+    r"|like (?:that|this)|similar|the same|(?:anything|something) (?:on|about|like) (?:that|this|it))\b"
 )
 # A question word of no intent of its own ("what should …", "… là gì?") still makes a question.
 _OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|\b(?:gi|dau)\s*\?*$")
@@ -157,9 +157,14 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
     # "and in Vĩnh Linh's Plan 67?" names a document, which is no topic of its own.
     content = _content_words(_without_documents(turn.topic), fillers)
-    has_topic = content > 2 or (content > 0 and not turn.cue)
-    if turn.locality and previous.locality and fold(turn.locality) != fold(previous.locality) and (
-            _LIKE_BEFORE.search(folded) or _refers_back(turn.question)):
+    # "Also, who manages the fund in Hà Tĩnh?": a question word and a topic of two words or more,
+    # in a new place, ask a question of their own ("còn ở Quảng Nam thì giao ai?" does not).
+    elsewhere = bool(turn.locality and previous and previous.locality and fold(turn.locality) != fold(previous.locality))
+    has_topic = content > 2 or (content > 0 and not turn.cue) or (elsewhere and content > 1)
+    # Only words that say so: "their" in "In Hà Tĩnh, who helps cooperatives register their
+    # members?" belongs to a question of its own.
+    if turn.locality and previous.locality and fold(turn.locality) != fold(previous.locality) and \
+            _LIKE_BEFORE.search(folded):
         return _in_another_place(turn, previous, turn.locality)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if refers_back:

@@ -159,6 +159,17 @@ def test_another_place_with_words_for_the_same_thing_asks_the_previous_question_
                                                        "Who handles HTX dissolution in Kiên Giang?"]
 
 
+def test_a_question_of_its_own_about_another_place_is_not_the_previous_one_moved():
+    previous = "Who handles HTX dissolution in Vĩnh Linh?"
+    # "their" belongs to the question's own topic; "Also" introduces a question of its own.
+    assert chat(previous, "In Hà Tĩnh, who helps cooperatives register their members?")[1] == (
+        "In Hà Tĩnh, who helps cooperatives register their members?", False)
+    assert chat(previous, "Also, who manages the fund in Hà Tĩnh?")[1] == ("who manages the fund in Hà Tĩnh?", True)
+    # A bare question word elsewhere still asks the previous question there.
+    assert chat("Ở Vĩnh Linh, ai phụ trách giải thể HTX?", "còn ở Quảng Nam thì giao ai?")[1][0].startswith(
+        "Giải thể HTX ở Quảng Nam:")
+
+
 def test_a_yes_no_question_about_another_place_stands_on_its_own():
     # "có … không?": only "có" is a question word; the words between are the question's topic.
     turns = chat("Ở Hà Tĩnh, ai phụ trách giải thể HTX?",
