@@ -50,8 +50,11 @@ _REFERS_BACK = re.compile(
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
 # tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
 _LIKE_BEFORE = re.compile(
-    r"\b(?:tuong tu|nhu vay|nhu the|kieu (?:nay|do|vay)|viec (?:nay|do)|cai (?:nay|do)|dieu (?:nay|do)"
-    r"|like (?:that|this)|similar|the same|(?:anything|something) (?:on|about|like) (?:that|this|it))\b"
+    r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
+    r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc) (?:nay|do|vay)"
+    r"|like (?:that|this)|similar|the same|differently|that one"
+    r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
+    r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"
 )
 # A question word of no intent of its own ("what should …", "… là gì?") still makes a question.
 _OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|\b(?:gi|dau)\s*\?*$")

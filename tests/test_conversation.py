@@ -154,6 +154,9 @@ def test_another_place_with_words_for_the_same_thing_asks_the_previous_question_
     for message in ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau tuong tu ko"):
         assert chat(previous, message)[1] == (
             "Ở Vĩnh Linh, đơn vị nào được giao giới thiệu các mô hình hợp tác xã điển hình?", True), message
+    for message in ("Kế hoạch của Kiên Giang nói sao về điểm này?", "Kiên Giang có giống vậy không?"):
+        assert chat(previous, message)[1] == (
+            "Ở Kiên Giang, đơn vị nào được giao giới thiệu các mô hình hợp tác xã điển hình?", True), message
     turns = chat("Who handles HTX dissolution in Vĩnh Linh?", "Hà Tĩnh have anything on that?", "Kiên Giang too?")
     assert [question for question, _ in turns[1:]] == ["Who handles HTX dissolution in Hà Tĩnh?",
                                                        "Who handles HTX dissolution in Kiên Giang?"]
