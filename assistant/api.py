@@ -24,7 +24,8 @@ from .abstain import coverage_message
 from .answer import AnswerKit
 from .extract import best_deadline, split_bullets, strip_number
 from .llm import Rewriter, with_generation
-from .conversation import ConversationStore, Rewrite, Turn, accept_model_rewrite
+from .chat_store import ConversationStore
+from .conversation import Rewrite, Turn, accept_model_rewrite
 from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever

@@ -7,7 +7,8 @@ import time
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from assistant.conversation import ConversationStore, Turn, rewrite
+from assistant.chat_store import ConversationStore
+from assistant.conversation import Turn, rewrite
 
 PLACES = ["Vĩnh Linh", "Hà Tĩnh", "Quảng Nam", "Kiên Giang"]
 
