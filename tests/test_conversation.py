@@ -286,6 +286,15 @@ def test_a_match_both_retrievers_put_first_is_not_overridden_by_the_previous_ans
     assert first_cited(follow) == ("vinh-linh-kh-67-hu-2023", ["III", "3"])
 
 
+def test_a_question_of_its_own_about_the_same_matter_elsewhere_is_matched_by_the_previous_answer(assistant):
+    # Stands as typed, but shares "vai trò", "thành viên", "HTX" with the question about Vĩnh Linh;
+    # Quảng Nam words it "phát huy vai trò làm chủ … của các thành viên" (mục 1).
+    _, follow = converse(assistant, "huyen uy vinh linh muon thanh vien htx phai nhan thuc ro dieu gi ve vai tro cua ho",
+                         "quang nam co nhac den vai tro thanh vien htx khong")
+    assert follow.understood_as is None
+    assert first_cited(follow) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["1"])
+
+
 def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
     # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
     conversations = tmp_path / "conversations.jsonl"
