@@ -29,7 +29,7 @@ _FOLLOW_UP_END = re.compile(
 )
 _LOCALITY_PREPOSITIONS = r"(?:ở|tại|bên|của|cho|huyện|tỉnh|in|at|for|of)"
 # A document named by kind alone ("what about Vĩnh Linh's plan?") is no topic of its own.
-_DOCUMENT_KIND = re.compile(r"\b(?:ke hoach|cong van|van ban|plans?|letters?|documents?)\b")
+_DOCUMENT_NOUNS = re.compile(r"\b(?:ke hoach|cong van|van ban|plans?|letters?|documents?)\b")
 # Question words: what a pronoun after them points at is not what they introduce.
 _QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "ai", "gi", "nao", "dau",
                    "sao", "bao"}
@@ -153,8 +153,7 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     has_topic = content > 2 or (content > 0 and not turn.cue) or (elsewhere and content > 1)
     # Only words that say so: "their" in "In Hà Tĩnh, who helps cooperatives register their
     # members?" belongs to a question of its own.
-    if turn.locality and previous.locality and fold(turn.locality) != fold(previous.locality) and \
-            _LIKE_BEFORE.search(folded):
+    if elsewhere and _LIKE_BEFORE.search(folded):
         return _in_another_place(turn, previous, turn.locality)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if refers_back:
@@ -329,7 +328,7 @@ def _without_documents(text: str) -> str:
         text = text[:start] + " " + text[end:]
     plain = strip_diacritics(fold(text))
     if len(plain) == len(text):
-        for m in reversed(list(_DOCUMENT_KIND.finditer(plain))):
+        for m in reversed(list(_DOCUMENT_NOUNS.finditer(plain))):
             text = text[:m.start()] + " " + text[m.end():]
     return text
 

@@ -116,7 +116,7 @@ _BASIS = re.compile(
 # A document referred to by its type: "theo kế hoạch", "kế hoạch của Huyện ủy", "Vĩnh Linh's
 # plan", "the letter"; not a plan a duty is about ("xây dựng kế hoạch phát triển … hàng năm").
 _DOCUMENT_KIND = re.compile(
-    r"\b(?:theo|trong|tai)\s+(ke hoach|cong van)\b(?!\s+(?:phat trien|hang nam|hang nam|cu the))"
+    r"\b(?:theo|trong|tai)\s+(ke hoach|cong van)\b(?!\s+(?:phat trien|hang nam|cu the))"
     r"|\b(ke hoach|cong van)\s+(?:cua|do)\s+(?:ban thuong vu|huyen uy|tinh uy|ubnd|uy ban|so|tinh|huyen)\b"
     r"|(?:\bthe|\w's)\s+(?:implementation\s+|official\s+)?(plan|letter)\b"
 )

@@ -22,7 +22,7 @@ from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 import re
 
-from index.models import PREAMBLE, Chunk, DocumentMeta
+from index.models import PREAMBLE, Chunk, DocumentMeta, enclosing_clauses, first_chunks_by_clause
 from index.normalize import fold, strip_diacritics, tokenize
 
 from .accents import AccentRestorer
@@ -166,9 +166,7 @@ class HybridRetriever(BaseRetriever):
         self.config = config or FusionConfig()
         self.chunks = chunks
         self._by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
-        # (doc_id, clause path) → the first chunk of that clause: what a clause's neighbours
-        # (its list, its dated group) are looked up by.
-        self.first_chunks = {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
+        self.first_chunks = first_chunks_by_clause(chunks)
         self.lexical = LexicalIndex(chunks)
         self._covering = _covering_chunks(chunks, self.first_chunks, self._by_id)
         self._definitions = _defined_terms(chunks)
@@ -179,12 +177,11 @@ class HybridRetriever(BaseRetriever):
         self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
         # "67-KH/HU" → "67", "17/2023/QH15" → "17": how officers name a document.
         self._docs_by_number: dict[str, set[str]] = {}
+        self._docs_by_kind: dict[str, set[str]] = {}
         for meta in documents or []:
             digits = re.match(r"\D*(\d+)", meta.number or "")
             if digits:
                 self._docs_by_number.setdefault(digits.group(1).lstrip("0"), set()).add(meta.doc_id)
-        self._docs_by_kind: dict[str, set[str]] = {}
-        for meta in documents or []:
             if meta.doc_type:
                 self._docs_by_kind.setdefault(strip_diacritics(fold(meta.doc_type)), set()).add(meta.doc_id)
 
@@ -277,15 +274,17 @@ class HybridRetriever(BaseRetriever):
                 scores[idx] += cfg.named_document_bonus
             if query.asks_basis and chunk.clause == [PREAMBLE]:
                 scores[idx] += cfg.basis_bonus
+        # Only the leaders can be lifted past each other; reading every candidate would cost
+        # more than the search itself on a large index. (Lifting some of them keeps the same
+        # leaders, so both priors read one list.)
+        leaders = sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]
         if query.intent in ("who", "how_many"):
-            # Only the leaders can be lifted past each other; reading every candidate would
-            # cost more than the search itself on a large index.
-            for idx in sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]:
+            for idx in leaders:
                 if self._is_answer_kind(idx, query.intent):
                     scores[idx] += cfg.intent_bonus
         years = set(_HORIZON.findall(strip_diacritics(query.original)))
         if years and cfg.year_bonus:
-            for idx in sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]:
+            for idx in leaders:
                 if years & set(_YEAR.findall(self.chunks[idx].text)):
                     scores[idx] += cfg.year_bonus
         for idx in self._definitions_of(query.original):
@@ -382,9 +381,8 @@ def _covering_chunks(chunks: list[Chunk], first_chunks: dict[tuple[str, tuple[st
     it: a clause that introduces a list is chunked with its points (index.chunking)."""
     covering: dict[int, int] = {}
     for i, chunk in enumerate(chunks):
-        for n in range(len(chunk.clause) - 1, 0, -1):
-            parent = first_chunks.get((chunk.doc_id, tuple(chunk.clause[:n])))
-            if parent is not None and parent.start <= chunk.start and chunk.end <= parent.end:
+        for parent in enclosing_clauses(chunk, first_chunks):
+            if parent.start <= chunk.start and chunk.end <= parent.end:
                 covering[i] = by_id[parent.chunk_id]
                 break
     return covering

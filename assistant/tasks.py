@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from index.models import PREAMBLE, Chunk, DocumentMeta
+from index.models import PREAMBLE, Chunk, DocumentMeta, enclosing_clauses, first_chunks_by_clause
 from index.normalize import fold, strip_diacritics
 
 from .extract import (
@@ -256,9 +256,8 @@ def enclosing_deadline(chunk: Chunk, first_chunks: Mapping[tuple[str, tuple[str,
     tasks once, on the clause above them ("1. Tăng cường tuyên truyền … (hoàn thành trong quý I
     năm 2023)" covers 1.1 and 1.2), and the heading chain a chunk carries is cut too short to
     keep it. `first_chunks` maps (doc_id, clause path) to the first chunk of each clause."""
-    for n in range(len(chunk.clause) - 1, 0, -1):
-        parent = first_chunks.get((chunk.doc_id, tuple(chunk.clause[:n])))
-        if parent is None or parent.start <= chunk.start < parent.end:
+    for parent in enclosing_clauses(chunk, first_chunks):
+        if parent.start <= chunk.start < parent.end:
             continue            # a list chunked with its clause: its dates are the items' own
         deadline = best_deadline(parent.text)
         if deadline is not None and deadline.explicit:
@@ -299,7 +298,7 @@ def build_register(
     to the section's heading line."""
     titles = titles or {}
     chunks = sorted(chunks, key=lambda c: (c.doc_id, c.start, c.part))
-    first_chunks = {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
+    first_chunks = first_chunks_by_clause(chunks)
     raw: list[tuple[Chunk, Assignment]] = []
     for chunk in chunks:
         if is_normative(documents.get(chunk.doc_id)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
 from pydantic import BaseModel, Field
@@ -166,6 +167,21 @@ class Chunk(BaseModel):
             issuer=meta.get("issuer"),
             year=meta.get("year"),
         )
+
+
+def first_chunks_by_clause(chunks: Iterable[Chunk]) -> dict[tuple[str, tuple[str, ...]], Chunk]:
+    """(doc_id, clause path) → the first chunk of that clause: what a clause's neighbours (its
+    list, its dated group) are looked up by."""
+    return {(c.doc_id, tuple(c.clause)): c for c in chunks if c.part == 0}
+
+
+def enclosing_clauses(chunk: Chunk, first_chunks: Mapping[tuple[str, tuple[str, ...]], Chunk]) -> Iterator[Chunk]:
+    """The first chunk of each clause enclosing `chunk`, nearest first ("1.2" → "1"), from
+    `first_chunks`, which maps (doc_id, clause path) to the first chunk of each clause."""
+    for n in range(len(chunk.clause) - 1, 0, -1):
+        parent = first_chunks.get((chunk.doc_id, tuple(chunk.clause[:n])))
+        if parent is not None:
+            yield parent
 
 
 def anchor_for(path: list[str]) -> str:
