@@ -149,8 +149,8 @@ def clause_name(chunk: Chunk, language: str = "vi") -> str:
 class Reading:
     """What one clause says about the question."""
 
-    kind: str                                  # "who", "when", "how_many", "rule" or "general"
-    value: str | None = None                   # the direct answer, a span of the clause
+    kind: str                                  # "who", "when", "how_many", "rule", "issuer" or "general"
+    value: str | None = None                   # the direct answer, a span of the clause (issuer: the date)
     leads: list[str] = field(default_factory=list)
     partners: list[str] = field(default_factory=list)
     deadline: Deadline | None = None
@@ -303,6 +303,9 @@ def _when_vi(d: Deadline) -> str:
 
 
 def _lead_vi(r: Reading, where: str) -> str:
+    if r.kind == "issuer":
+        date = f" {r.value}" if r.value and r.value.startswith("ngày") else f" ({r.value})" if r.value else ""
+        return f"Văn bản do {r.leads[0]} ban hành{date}: {where}."
     if r.kind == "who" and r.leads:
         who, partners = _join(r.leads, "vi"), _join(r.partners, "vi")
         if r.role == "named":
@@ -318,6 +321,8 @@ def _lead_vi(r: Reading, where: str) -> str:
 
 
 def _lead_en(r: Reading, where: str) -> str:
+    if r.kind == "issuer":
+        return f"It was issued by {r.leads[0]}" + (f" ({r.value})" if r.value else "") + f": {where}."
     if r.kind == "who" and r.leads:
         who, partners = _join(r.leads, "en"), _join(r.partners, "en")
         if r.role == "named":
@@ -386,6 +391,8 @@ def _also(r: Reading, where: str, language: str) -> str:
 
 
 def _direct(r: Reading) -> str | None:
+    if r.kind == "issuer":
+        return r.leads[0]
     if r.kind == "who" and r.leads:
         s = _join(r.leads, "vi")
         return s + (f" (phối hợp với {_join(r.partners, 'vi')})" if r.partners else "")
@@ -416,6 +423,21 @@ class Composer:
     def _meta(self, doc_id: str) -> DocumentMeta:
         return self.documents.get(doc_id) or DocumentMeta(doc_id=doc_id)
 
+    @staticmethod
+    def _issuer(query: Query, meta: DocumentMeta, language: str) -> Reading | None:
+        """Who issued the cited document and when, from its header, for a question about that
+        document; not for one about a text it cites ("Kết luận 70 ký ngày nào?"), whose own
+        issuer the corpus does not hold."""
+        number = re.match(r"\D*(\d+)", meta.number or "")
+        own_number = number.group(1).lstrip("0") if number else None
+        named_kinds = {k for k in _LEGAL_KINDS if re.search(rf"\b{k}\b", strip_diacritics(fold(query.original)))}
+        own_kind = strip_diacritics(fold(meta.doc_type or ""))
+        if not meta.issuer or any(n != own_number for n in query.document_numbers) \
+                or any(_LEGAL_KINDS[k] != meta.doc_type and k != own_kind for k in named_kinds):
+            return None
+        date = _date_en(meta) if language == "en" else _date_vi(meta)
+        return Reading("issuer", value=date or None, leads=[meta.issuer])
+
     def supporting(self, hits: list[Hit]) -> list[int]:
         """The best hit, and those scoring nearly as well (at most MAX_QUOTES in all)."""
         if not hits:
@@ -434,6 +456,8 @@ class Composer:
         tokens = tokenize(query.lexical_text or query.original)
         chosen = self.supporting(hits)
         readings = [self.reader.read(query.intent, hits[i].chunk, tokens, query.original) for i in chosen]
+        if chosen and query.asks_issuer:
+            readings[0] = self._issuer(query, self._meta(hits[chosen[0]].chunk.doc_id), language) or readings[0]
 
         lines: list[str] = []
         # Each source is named with the number of its quote below and of its citation.

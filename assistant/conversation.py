@@ -27,6 +27,14 @@ _FOLLOW_UP_END = re.compile(
     r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too|as well|also|(?:say|do|does|the) the same|the same|likewise"
     r"|tuong tu|cung vay|cung the|giong vay)\s*(?:a|ko|khong|not)?\s*[?.!]*\s*$"
 )
+# Words that open a new matter: what follows is a question of its own, asked in the chat's
+# place, whatever its pronouns ("different thing: when co-ops widen their membership, what
+# should that depend on?", "hỏi thêm: quỹ hỗ trợ do ai quản lý?").
+_NEW_MATTER = re.compile(
+    r"^(?:(?:a |one )?(?:different|other|another|separate|new|unrelated) (?:thing|question|matter|topic)"
+    r"|unrelated|separately|one more thing|on another note|by the way|btw"
+    r"|(?:hoi )?(?:chuyen|cau|viec|van de) khac|hoi them|hoi them cau nua|ngoai ra|mot cau khac)\s*[:,.;!-]*\s+"
+)
 _LOCALITY_PREPOSITIONS = r"(?:ở|tại|bên|của|cho|huyện|tỉnh|in|at|for|of)"
 # A document named by kind alone ("what about Vĩnh Linh's plan?") is no topic of its own.
 _DOCUMENT_NOUNS = re.compile(r"\b(?:ke hoach|cong van|van ban|plans?|letters?|documents?)\b")
@@ -40,6 +48,12 @@ _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     r"|\b(?:này|đó|ấy)\b"
     r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
+)
+# A pronoun that says or mentions stands for the document, not for what was asked about: "does
+# it say anything to the districts about cutting red tape?" is a question of its own about it.
+_DOCUMENT_SPEAKS = re.compile(
+    r"\b(?:it|they)\s+(?:says?|mentions?|talks?|covers?|lists?|includes?|requires?|asks?)\b"
+    r"|\b(?:nó|no)\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|noi|nhac|de cap)\b"
 )
 # Words that say "the same as before": with another place named, the message asks the previous
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
@@ -141,6 +155,9 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
     turn = analyse(message, known_localities)
     if previous is None:
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
+    new_matter = _NEW_MATTER.match(strip_diacritics(fold(turn.question)))
+    if new_matter:
+        return _new_matter(turn.question[new_matter.end():], previous, known_localities)
     folded = strip_diacritics(fold(turn.question))
     marked = bool(_FOLLOW_UP_START.search(folded) or _FOLLOW_UP_END.search(folded))
     fillers = _fillers(turn.language, turn.plain)
@@ -254,6 +271,17 @@ class _Style:
 
     def of_previous(self, text: str) -> str:
         return self._to(text, self.previous_plain)
+
+
+def _new_matter(question: str, previous: Turn, known_localities: list[str]) -> Rewrite:
+    """"different thing: …": the question as typed, in the chat's place and document unless it
+    names its own."""
+    turn = analyse(question, known_localities)
+    if turn.locality or not previous.locality or understand(turn.question).document_numbers:
+        return Rewrite(question=turn.question, rewritten=False, turn=turn)
+    turn.locality = previous.locality
+    return _rewritten(turn, "question", _with_document(
+        _replace_locality(turn.question, None, previous.locality, turn.language, turn.plain), previous, turn))
 
 
 def _in_another_place(turn: Turn, previous: Turn, locality: str | None) -> Rewrite:
@@ -416,7 +444,7 @@ def _swap_contrast(question: str, turn: Turn) -> tuple[str, str] | None:
 
 
 def _refers_back(text: str) -> bool:
-    folded = fold(text)
+    folded = _DOCUMENT_SPEAKS.sub(lambda m: "_" * len(m.group()), fold(text))
     plain = strip_diacritics(folded)
     pointer = _REFERS_BACK.search(folded) or _REFERS_BACK.search(plain)
     if pointer is None:
@@ -452,7 +480,8 @@ def _cues(text: str) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
     spans = []
     for _, strong, pattern in _cue_patterns():
         for m in pattern.finditer(text):
-            end = m.end()
+            # "Who's behind …": the contraction belongs to the question word.
+            end = m.end() + len(re.match(r"(?:['’](?:s|re)\b)?", text[m.end():]).group())
             tail = re.match(rf"\s+(?:{_WHO_VERB.pattern}|là)\b", text[end:], re.IGNORECASE)
             spans.append((m.start(), end + (tail.end() if tail else 0), strong))
     spans.sort()

@@ -49,6 +49,9 @@ class Query(BaseModel):
     document_kinds: list[str] = Field(default_factory=list)
     # Asks what a document implements or is based on: answered by its opening (căn cứ) paragraph.
     asks_basis: bool = False
+    # Asks who issued a document or when: its opening paragraph names the issuer, and the answer
+    # names the document with its issuer and date ("Kế hoạch do ai ban hành?", "Who's behind the letter?").
+    asks_issuer: bool = False
 
 
 def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
@@ -97,6 +100,7 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         document_numbers=_find_document_numbers(text),
         document_kinds=_find_document_kinds(text),
         asks_basis=bool(_BASIS.search(strip_diacritics(fold(text)))),
+        asks_issuer=_asks_issuer(strip_diacritics(fold(text))),
     )
 
 
@@ -112,6 +116,20 @@ _BASIS = re.compile(
     r"|\bbased on\b|\bpursuant\b|\bimplement(?:s|ing)? (?:which|what)\b|\blegal basis\b"
 )
 
+# "ai ban hành", "do Huyện ủy hay UBND ban hành", "ký ngày nào", "which body issued", "who's
+# behind the letter": about the document itself. Not "ai tham mưu ban hành cơ chế, chính sách"
+# (a duty), so "ban hành" must end the question or be asked when.
+_ISSUER = re.compile(
+    r"\bban hanh\s*(?:ngay nao|khi nao|luc nao|bao gio|hom nao|nam nao|vao ngay nao)?\s*[?.!]*\s*$"
+    r"|\b(?:ngay ban hanh|ngay ky|ky ngay nao|ky (?:khi nao|hom nao)|ai ky)\b"
+    r"|\b(?:who|which (?:body|agency|office|authority|organ|level))(?:'s| is| was)?\s+"
+    r"(?:issued|signed|put out|is behind|behind)\b"
+    r"|\bissued by\b|\bwhen was (?:it|the \w+|this \w+)(?: \w+){0,3} (?:issued|signed)\b"
+    r"|\b(?:issue|issuing|signing) date\b"
+    r"|\b(?:ke hoach|cong van|van ban|nghi quyet|ket luan)(?: \w+){0,3} (?:ra )?ngay (?:nao|bao nhieu)\b"
+)
+# Duties that end in an issued text: "Phòng nào tham mưu UBND huyện ban hành?".
+_DRAFTS = re.compile(r"\b(?:tham muu|chu tri|trinh|de xuat|xay dung|soan thao|advis\w*|draft\w*|propos\w*)\b")
 
 # A document referred to by its type: "theo kế hoạch", "kế hoạch của Huyện ủy", "Vĩnh Linh's
 # plan", "the letter"; not a plan a duty is about ("xây dựng kế hoạch phát triển … hàng năm").
@@ -121,6 +139,10 @@ _DOCUMENT_KIND = re.compile(
     r"|(?:\bthe|\w's)\s+(?:implementation\s+|official\s+)?(plan|letter)\b"
 )
 _KIND_NAMES = {"plan": "ke hoach", "letter": "cong van"}
+
+
+def _asks_issuer(folded: str) -> bool:
+    return bool(_ISSUER.search(folded)) and not _DRAFTS.search(folded)
 
 
 def _find_document_kinds(text: str) -> list[str]:

@@ -272,7 +272,7 @@ class HybridRetriever(BaseRetriever):
             chunk = self.chunks[idx]
             if chunk.doc_id in named:
                 scores[idx] += cfg.named_document_bonus
-            if query.asks_basis and chunk.clause == [PREAMBLE]:
+            if (query.asks_basis or query.asks_issuer) and chunk.clause == [PREAMBLE]:
                 scores[idx] += cfg.basis_bonus
         # Only the leaders can be lifted past each other; reading every candidate would cost
         # more than the search itself on a large index. (Lifting some of them keeps the same

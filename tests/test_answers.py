@@ -265,3 +265,23 @@ def test_htx_eval_rejects_a_malformed_question_file(tmp_path):
     assert result.exit_code == 1
     assert "không đọc được bộ câu hỏi" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("question, issuer", [
+    ("Who's behind Quảng Nam's letter 2651?", "It was issued by Ủy ban nhân dân tỉnh Quảng Nam (dated 15/05/2020)"),
+    ("Kế hoạch 67-KH/HU của Vĩnh Linh do ai ban hành?",
+     "Văn bản do Ban Thường vụ Huyện ủy Vĩnh Linh ban hành ngày 31/01/2023"),
+])
+def test_who_issued_a_document_is_answered_from_its_header(assistant, question, issuer):
+    answer = assistant.ask(question)
+    assert answer.answer.startswith(issuer)
+    assert answer.citations[0].clause == ["mở đầu"]
+
+
+def test_the_date_of_a_text_a_document_cites_is_not_answered_with_the_documents_own(assistant):
+    # The letter's opening cites Kết luận 70 with its date; the letter's own issuer and date
+    # are no answer, so the answer only points at the opening, which quotes the date asked for.
+    answer = assistant.ask("Kết luận 70-KL/TW mà Quảng Nam dựa vào để ban hành Công văn 2651 ký ngày nào?")
+    assert not answer.answer.startswith("Văn bản do")
+    assert answer.direct is None
+    assert "Kết luận số 70-KL/TW ngày 09/3/2020" in answer.answer

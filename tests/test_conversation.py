@@ -324,3 +324,26 @@ def test_a_when_fragment_about_a_duty_without_a_date_is_answered_by_the_heading_
     assert "quý I năm 2023" in follow.answer
     # The duty itself is still cited, right after.
     assert ["1", "1.1"] in [c.clause for c in follow.citations]
+
+
+def test_words_that_open_a_new_matter_make_a_question_of_its_own_in_the_chats_place():
+    turns = chat("In Hà Tĩnh, who manages the cooperative support fund?",
+                 "different thing: when co-ops widen their membership types, what should that depend on?")
+    assert turns[1] == ("when co-ops widen their membership types, what should that depend on in Hà Tĩnh?", True)
+    turns = chat("Ai quản lý quỹ hỗ trợ HTX ở Hà Tĩnh?", "Hỏi thêm: ai tổ chức tập huấn cho cán bộ HTX ở Quảng Nam?")
+    assert turns[1] == ("ai tổ chức tập huấn cho cán bộ HTX ở Quảng Nam?", False)
+
+
+def test_a_pronoun_that_says_or_mentions_stands_for_the_document():
+    # "it" is the letter, so the message asks a question of its own about it.
+    turns = chat("Who's behind Quảng Nam's letter 2651?",
+                 "does it say anything to the districts about cutting red tape for co-ops?")
+    assert turns[1] == ("does it say anything to the districts about cutting red tape for co-ops in Quảng Nam "
+                        "under letter 2651?", True)
+
+
+def test_a_contracted_question_word_leaves_nothing_of_itself_in_the_topic():
+    turns = chat("Who's in charge of the fund in Hà Tĩnh?", "and in Quảng Nam?")
+    assert turns[1] == ("Who's in charge of the fund in Quảng Nam?", True)
+    turns = chat("Who's behind Quảng Nam's letter 2651?", "deadline?")
+    assert not turns[1][0].lower().startswith("s ")

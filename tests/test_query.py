@@ -311,3 +311,18 @@ def test_data_files_load_once_and_join_both_sections():
 ])
 def test_a_document_named_by_its_type_is_recognised(question, kinds):
     assert understand(question).document_kinds == kinds
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Kế hoạch 67-KH/HU của Vĩnh Linh do ai ban hành?", True),
+    ("ke hoach do do huyen uy hay ubnd ban hanh", True),
+    ("Công văn 2651 ký ngày nào?", True),
+    ("Who's behind Quảng Nam's letter 2651?", True),
+    ("Which body issued Hà Tĩnh's plan?", True),
+    # A duty whose outcome is an issued text is no question about who issued the document.
+    ("Phòng nào tham mưu UBND huyện ban hành?", False),
+    ("ai tham muu ban hanh co che chinh sach ho tro htx", False),
+    ("UBND tỉnh ban hành kế hoạch nào để thực hiện?", False),
+])
+def test_a_question_about_who_issued_a_document_is_recognised(question, asks):
+    assert understand(question).asks_issuer is asks
