@@ -277,6 +277,15 @@ def test_a_short_question_about_the_clause_just_shown_is_answered_from_it(assist
     assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["4", "4.2"])
 
 
+def test_an_example_that_matches_one_clause_clearly_outweighs_a_flat_ranking(assistant):
+    # Asked again for Hà Tĩnh, the question's own ranking is nearly flat (mục 3.2 just ahead of
+    # 2.4); the duty that answered for Vĩnh Linh ("hướng dẫn, hỗ trợ … vay vốn của Quỹ Hỗ trợ phát
+    # triển HTX") matches Hà Tĩnh's fund clause, Phụ lục 2.4, well ahead of any other.
+    _, follow = converse(assistant, "In Vĩnh Linh, which office has to guide internal credit activities at collective "
+                                    "economic organisations that meet the conditions?", "and in Hà Tĩnh?")
+    assert first_cited(follow) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.4"])
+
+
 def test_a_match_both_retrievers_put_first_is_not_overridden_by_the_previous_answer(assistant):
     # The example (Kiên Giang I.1.b, about awareness as much as unions) points at KH 67 I.3; the
     # question itself finds III.3 ("thí điểm một số liên hiệp hợp tác xã … trong một số ngành,
