@@ -235,6 +235,10 @@ class Abstainer:
         if coverage is not None and coverage < minimum:
             verdict.abstain, verdict.reason = True, OFF_TOPIC
             return verdict
+        if query.asks_issuer and (query.localities or query.document_numbers or query.document_kinds):
+            # "who issued that one, and when in Kiên Giang?" has few words to match, but names a
+            # document the corpus holds, whose header answers.
+            return verdict
         if cfg.weak_similarity is not None and best_sim < cfg.weak_similarity and best_lex < cfg.weak_lexical:
             verdict.abstain, verdict.reason = True, WEAK_EVIDENCE
         return verdict

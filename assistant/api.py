@@ -25,7 +25,7 @@ from .answer import AnswerKit
 from .extract import best_deadline, split_bullets, strip_number
 from .llm import Rewriter, with_generation
 from .chat_store import ConversationStore
-from .conversation import Rewrite, Turn, accept_model_rewrite
+from .conversation import Rewrite, Turn, accept_model_rewrite, points_back
 from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .retrieval import HybridRetriever
@@ -153,6 +153,9 @@ class Assistant:
         if verdict.abstain:
             return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
                           abstained=True, citations=[], intent=query.intent, language=query.language)
+        if query.asks_issuer:
+            # Who issued the document, or when: its opening, which the retriever put first, answers.
+            example = shown = None
         if example is not None:
             candidates = self._with_example(candidates, example, filters)
             if example.dated_by:
@@ -292,6 +295,8 @@ def _same_matter_elsewhere(rewrite: Rewrite, previous: Turn) -> bool:
     here, before = rewrite.turn.locality, previous.locality
     if rewrite.kind != "standalone" or not (here and before) or fold(here) == fold(before):
         return False
+    if points_back(rewrite.question):
+        return True                # "Ở Hà Tĩnh thì quỹ này do ai quản lý?"
     shared = _words(rewrite.question) & _words(previous.understood) - _words(here) - _words(before)
     return len(shared) >= SAME_MATTER_WORDS
 

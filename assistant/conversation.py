@@ -20,7 +20,7 @@ from .query import _DOCUMENT_NUMBER, _cue_patterns, _find_localities, _loose_reg
 # Markers that make a message lean on the previous one. Matched on the folded, unaccented text.
 _FOLLOW_UP_START = re.compile(
     r"^(?:(?:the|vay|con|va)\s+con|con|va|the|vay|nhung|what about|how about|and(?: in| for| what about)?|also"
-    r"|(?:and )?(?:the )?same (?:for|in|at))\b"
+    r"|(?:and )?(?:the )?same(?: (?:q|question|thing|again))? (?:for|in|at))\b"
 )
 # "… thì sao?", "does Hà Tĩnh's plan say the same?", "ở Hà Tĩnh cũng vậy à?"
 _FOLLOW_UP_END = re.compile(
@@ -55,6 +55,15 @@ _DOCUMENT_SPEAKS = re.compile(
     r"\b(?:it|they)\s+(?:says?|mentions?|talks?|covers?|lists?|includes?|requires?|asks?)\b"
     r"|\b(?:nó|no)\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|noi|nhac|de cap)\b"
 )
+# A demonstrative that points at what was just discussed ("quỹ này", "that fund"): a question of
+# its own about another place with one asks about the same matter there.
+_POINTS_BACK = re.compile(
+    r"\b(?:này|đó|ấy)\b"
+    r"|\b(?:quy|viec|nhiem vu|noi dung|chinh sach|ke hoach|van ban|chuyen|muc tieu|chi tieu|bao cao|mo hinh"
+    r"|khoan|diem|yeu cau) (?:nay|do|ay)\b"
+    r"|\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model|target"
+    r"|work|job|requirement|point|item|matter)s?\b"
+)
 # Words that say "the same as before": with another place named, the message asks the previous
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
 # tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
@@ -82,7 +91,7 @@ _FILLER_VI = set(
 )
 _FILLER_EN = set(
     "the a an in at for of and what about how is are was were do does did be to on by then too also "
-    "should must will has have what's about?".split()
+    "should must will has have what's about? district province city".split()
 )
 # Unaccented, some Vietnamese fillers are content words too: the (thể), do, da (đa), can (cán), tai (tài).
 _FILLER_VI_PLAIN = {strip_diacritics(w) for w in _FILLER_VI} - {"the", "do", "da", "can", "tai"}
@@ -223,6 +232,9 @@ def rewrite(message: str, previous: Turn | None, known_localities: list[str],
         merged.cue, merged.intent = turn.cue, turn.intent
         where = _where(locality, previous.language, style.plain) if locality else ""
         topic = style.of_previous(previous.topic)
+        if locality != previous.locality:
+            # "vinh linh thi bn" after Kiên Giang's Plan 251: that number means nothing there.
+            topic = _without_document_numbers(topic)
         fragment = style.of_turn(_without_markers(turn.question))
         return _rewritten(merged, "intent", f"{_capitalize(topic)}{where}: {fragment}")
     # "còn quỹ hỗ trợ thì sao?": the same kind of question about another topic. A bare
@@ -443,6 +455,12 @@ def _swap_contrast(question: str, turn: Turn) -> tuple[str, str] | None:
     return (spots[0], phrase[words[0].start():]) if len(spots) == 1 else None
 
 
+def points_back(text: str) -> bool:
+    """Whether `text` points at what was just discussed with a demonstrative ("quỹ này")."""
+    folded = fold(text)
+    return bool(_POINTS_BACK.search(folded) or _POINTS_BACK.search(strip_diacritics(folded)))
+
+
 def _refers_back(text: str) -> bool:
     folded = _DOCUMENT_SPEAKS.sub(lambda m: "_" * len(m.group()), fold(text))
     plain = strip_diacritics(folded)
@@ -520,4 +538,4 @@ def _content_words(text: str, fillers: set[str]) -> int:
     return sum(1 for w in re.findall(r"\w+", text) if fold(w) not in fillers)
 
 
-__all__ = ["KINDS", "Turn", "Rewrite", "accept_model_rewrite", "analyse", "rewrite", "render"]
+__all__ = ["KINDS", "Turn", "Rewrite", "accept_model_rewrite", "analyse", "points_back", "rewrite", "render"]

@@ -114,13 +114,17 @@ _BASIS = re.compile(
     r"\bcan cu\b|\bdua tren\b|\bde thuc hien\b|\bnham (?:trien khai|thuc hien)\b|\bban hanh de\b"
     r"|\bthuc hien (?:nghi quyet|chuong trinh|quyet dinh|ket luan|ke hoach|van ban) nao\b"
     r"|\bbased on\b|\bpursuant\b|\bimplement(?:s|ing)? (?:which|what)\b|\blegal basis\b"
+    # "which action programme does Hà Tĩnh's plan put into effect?", "… does it also build on?"
+    r"|\b(?:which|what)\b.*\b(?:put into effect|builds? on|gives? effect to|implement(?:s|ing)?)"
+    r"(?:\s+(?:in|of|for)\s+\w+(?:\s+\w+)?)?\s*[?.!]*\s*$"
 )
 
 # "ai ban hành", "do Huyện ủy hay UBND ban hành", "ký ngày nào", "which body issued", "who's
 # behind the letter": about the document itself. Not "ai tham mưu ban hành cơ chế, chính sách"
 # (a duty), so "ban hành" must end the question or be asked when.
 _ISSUER = re.compile(
-    r"\bban hanh\s*(?:ngay nao|khi nao|luc nao|bao gio|hom nao|nam nao|vao ngay nao)?\s*[?.!]*\s*$"
+    r"\bban hanh\s*(?:ngay nao|khi nao|luc nao|bao gio|hom nao|nam nao|vao ngay nao)?"
+    r"(?:\s+(?:o|tai|cua)\s+\w+(?:\s+\w+)?)?\s*[?.!]*\s*$"
     r"|\b(?:ngay ban hanh|ngay ky|ky ngay nao|ky (?:khi nao|hom nao)|ai ky)\b"
     r"|\b(?:who|which (?:body|agency|office|authority|organ|level))(?:'s| is| was)?\s+"
     r"(?:issued|signed|put out|is behind|behind)\b"
@@ -405,6 +409,8 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     # how many
     ("how_many", True, r"\bbao nhiêu\b", True),
     ("how_many", True, r"\bmấy\b", False),
+    # Typed on a phone: "vinh linh thi bn" (bao nhiêu), at the end of the question.
+    ("how_many", True, r"\bbn\s*\?*\s*$", False),
     ("how_many", True, r"\bhow (?:many|much)\b", False),
     ("how_many", True,
      r"\b(?:what|which)(?:\s+[\w'-]+){0,2}?\s+(?:percentage|percent|share|proportion|ratio|rate|number|amount|fraction)\b",

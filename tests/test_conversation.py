@@ -304,6 +304,23 @@ def test_a_question_of_its_own_about_the_same_matter_elsewhere_is_matched_by_the
     assert first_cited(follow) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["1"])
 
 
+def test_a_question_of_its_own_elsewhere_that_points_back_is_matched_by_the_previous_answer(assistant):
+    # "quỹ này" is the fund the Vĩnh Linh answer was about; Hà Tĩnh manages it under Phụ lục 2.4,
+    # which the question alone ranks below the people's credit funds (Phụ lục 4.4).
+    _, follow = converse(assistant, "Công văn của UBND huyện Vĩnh Linh giao đơn vị nào chủ trì hướng dẫn các tổ chức "
+                                    "kinh tế tập thể vay vốn Quỹ Hỗ trợ phát triển hợp tác xã?",
+                         "Ở Hà Tĩnh thì quỹ này do ai quản lý?")
+    assert follow.understood_as is None
+    assert first_cited(follow) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.4"])
+
+
+def test_who_issued_the_document_the_chat_is_about_is_answered_from_its_opening(assistant):
+    _, follow = converse(assistant, "Which action programme does Kiên Giang's plan on the collective economy put "
+                                    "into effect?", "who issued that one, and when?")
+    assert first_cited(follow) == ("kien-giang-kh-251-ubnd-2023", ["mở đầu"])
+    assert follow.answer.startswith("It was issued by Ủy ban nhân dân tỉnh Kiên Giang")
+
+
 def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
     # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
     conversations = tmp_path / "conversations.jsonl"
@@ -356,3 +373,19 @@ def test_a_contracted_question_word_leaves_nothing_of_itself_in_the_topic():
     assert turns[1] == ("Who's in charge of the fund in Quảng Nam?", True)
     turns = chat("Who's behind Quảng Nam's letter 2651?", "deadline?")
     assert not turns[1][0].lower().startswith("s ")
+
+
+def test_the_same_question_asked_for_another_place_in_chat_shorthand():
+    for message, place in [("same q for Kien Giang", "Kiên Giang"), ("same thing in Ha Tinh?", "Hà Tĩnh"),
+                            ("and Vinh Linh district?", "Vĩnh Linh")]:
+        turns = chat("Which newspaper does Quảng Nam's letter ask to step up propaganda on collective-economy policy?",
+                     message)
+        assert turns[1] == (f"Which newspaper does {place}'s letter ask to step up propaganda on collective-economy "
+                            "policy?", True)
+
+
+def test_bn_typed_for_bao_nhieu_asks_the_figure_elsewhere_without_the_old_plans_number():
+    first = rewrite("kh 251 kien giang muc tieu 2030 co bao nhieu htx", None, PLACES)
+    follow = rewrite("vinh linh thi bn", first.turn, PLACES)
+    assert follow.kind == "intent" and follow.turn.intent == "how_many"
+    assert "251" not in follow.question and "o Vinh Linh" in follow.question
