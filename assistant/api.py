@@ -20,7 +20,7 @@ from index.normalize import fold, strip_diacritics, tokenize
 from index.settings import Settings, get_settings
 from index.store import IndexStore
 
-from .abstain import coverage_message
+from .abstain import OFF_TOPIC, WEAK_EVIDENCE, coverage_message
 from .answer import AnswerKit
 from .extract import best_deadline, split_bullets, strip_number
 from .llm import Rewriter, with_generation
@@ -83,6 +83,8 @@ class Example(BaseModel):
     # A when-fragment about a duty whose own clause gives no time: the enclosing clause that does
     # ("1. Tăng cường tuyên truyền … (hoàn thành trong quý I năm 2023)") answers it, cited first.
     dated_by: str | None = None
+    # A fragment about the clause the previous answer cited ("hạn chót?"), not a new question.
+    about_shown: bool = False
 
 
 class Assistant:
@@ -150,6 +152,10 @@ class Assistant:
         # the fused ranking is deterministic, so the first k of them are the k citations.
         candidates = retriever.search(query, max(k, retriever.config.candidates), filters)
         verdict = kit.abstainer.decide(query, candidates, filters)
+        if verdict.abstain and example is not None and example.about_shown and verdict.reason in (OFF_TOPIC, WEAK_EVIDENCE):
+            # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
+            # its few words of its own are no sign that the corpus is silent.
+            verdict.abstain = False
         if verdict.abstain:
             return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
                           abstained=True, citations=[], intent=query.intent, language=query.language)
@@ -232,7 +238,8 @@ class Assistant:
         relevance = self._kit.composer.reader.relevance
         duty = max(split_bullets(strip_number(chunk.text)) or [chunk.text], key=lambda b: relevance.score(tokens, b))
         dated_by = self._dating_clause(chunk) if rewrite.kind == "intent" and rewrite.turn.intent == "when" else None
-        return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by)
+        return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by,
+                       about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality)
 
     def _dating_clause(self, chunk) -> str | None:
         """The chunk id of the nearest enclosing clause that states when, if `chunk` does not:

@@ -53,7 +53,8 @@ _REFERS_BACK = re.compile(
 # it say anything to the districts about cutting red tape?" is a question of its own about it.
 _DOCUMENT_SPEAKS = re.compile(
     r"\b(?:it|they)\s+(?:says?|mentions?|talks?|covers?|lists?|includes?|requires?|asks?)\b"
-    r"|\b(?:nó|no)\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|noi|nhac|de cap)\b"
+    r"|\b(?:nó|no|kế hoạch (?:này|đó|ấy)|ke hoach (?:nay|do|ay)|công văn (?:này|đó|ấy)|cong van (?:nay|do|ay)"
+    r"|văn bản (?:này|đó|ấy)|van ban (?:nay|do|ay))\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|nêu|noi|nhac|de cap|neu)\b"
 )
 # A demonstrative that points at what was just discussed ("quỹ này", "that fund"): a question of
 # its own about another place with one asks about the same matter there.
@@ -69,7 +70,7 @@ _POINTS_BACK = re.compile(
 # tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
 _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
-    r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc) (?:nay|do|vay)"
+    r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le) (?:nay|do|vay)"
     r"|like (?:that|this)|similar|the same|differently|that one"
     r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"

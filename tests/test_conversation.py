@@ -321,6 +321,19 @@ def test_who_issued_the_document_the_chat_is_about_is_answered_from_its_opening(
     assert follow.answer.startswith("It was issued by Ủy ban nhân dân tỉnh Kiên Giang")
 
 
+def test_a_fragment_about_the_clause_just_cited_is_answered_not_refused(assistant):
+    # Few words of its own ("hạn chót vụ này", typed "z" for "vậy"), about mục 3.2 just cited.
+    *_, last = converse(assistant, "cv cua ubnd huyen vinh linh noi htx nghi hoat dong lau roi thi xu ly sao",
+                        "neu van dong ma ho ko chiu giai the thi sao", "han chot vu nay la khi nao z")
+    assert not last.abstained
+    assert first_cited(last) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+
+
+def test_a_question_outside_the_corpus_is_still_refused_in_the_middle_of_a_chat(assistant):
+    _, off = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "Đăng ký kết hôn cần chuẩn bị giấy tờ gì?")
+    assert off.abstained and not off.citations
+
+
 def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
     # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
     conversations = tmp_path / "conversations.jsonl"
@@ -389,3 +402,15 @@ def test_bn_typed_for_bao_nhieu_asks_the_figure_elsewhere_without_the_old_plans_
     follow = rewrite("vinh linh thi bn", first.turn, PLACES)
     assert follow.kind == "intent" and follow.turn.intent == "how_many"
     assert "251" not in follow.question and "o Vinh Linh" in follow.question
+
+
+def test_this_figure_asked_for_another_place_is_the_previous_question_there():
+    turns = chat("Kế hoạch 251 của Kiên Giang đặt mục tiêu đến năm 2030 toàn tỉnh có bao nhiêu hợp tác xã?",
+                 "Còn ở huyện Vĩnh Linh thì con số này là bao nhiêu?")
+    assert turns[1] == ("Kế hoạch của Vĩnh Linh đặt mục tiêu đến năm 2030 toàn tỉnh có bao nhiêu hợp tác xã?", True)
+
+
+def test_what_that_plan_mentions_is_a_question_of_its_own_about_it():
+    turns = chat("Theo kế hoạch 67 của Huyện ủy Vĩnh Linh, đến năm 2045 thu hút bao nhiêu phần trăm dân số tham gia?",
+                 "Kế hoạch đó có nêu những xã khó khăn nào cần tập trung phát triển HTX không?")
+    assert turns[1][0].startswith("Kế hoạch đó có nêu những xã khó khăn nào cần tập trung phát triển HTX không ở Vĩnh Linh")
