@@ -213,6 +213,23 @@ class Abstainer:
 
         return sum(known(w) for w in content) / len(content)
 
+    def grounded(self, topic: Query, hits: list[Hit], top: int = 5, share: float = 0.25) -> bool:
+        """Whether what a follow-up adds of its own (`topic`: "đăng ký kết hôn" in "còn đăng ký
+        kết hôn thì sao?") is what the best clauses talk about. The chat's place and previous
+        question, carried into the rewrite, make any follow-up look covered; its own words must
+        be found too: a share of its word pairs in the first clauses (chat phrasing makes many
+        pairs that no text holds, hence a low share), or, asked in English, as many of its words
+        known to the glossary or the corpus as a question needs."""
+        if topic.language == "en":
+            coverage = self._english_coverage(topic.original)
+            return coverage is None or coverage >= self.config.min_word_coverage_en
+        tokens = tokenize(topic.lexical_text or topic.original)
+        pairs = [t for t in dict.fromkeys(tokens) if "_" in t and not set(t.split("_")) & _QUESTION_SYLLABLES]
+        if not pairs:
+            return True
+        seen = {t for h in hits[:top] for t in tokenize(h.chunk.embedding_text())}
+        return sum(p in seen for p in pairs) / len(pairs) >= share
+
     # -- the decision
 
     def decide(self, query: Query, candidates: list[Hit], filters: Filters | None = None) -> Verdict:

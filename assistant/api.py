@@ -20,7 +20,7 @@ from index.normalize import fold, strip_diacritics, tokenize
 from index.settings import Settings, get_settings
 from index.store import IndexStore
 
-from .abstain import OFF_TOPIC, WEAK_EVIDENCE, coverage_message
+from .abstain import OFF_TOPIC, OTHER_PLACE, WEAK_EVIDENCE, coverage_message
 from .answer import AnswerKit
 from .extract import best_deadline, split_bullets, strip_number
 from .llm import Rewriter, with_generation
@@ -83,7 +83,8 @@ class Example(BaseModel):
     # A when-fragment about a duty whose own clause gives no time: the enclosing clause that does
     # ("1. Tăng cường tuyên truyền … (hoàn thành trong quý I năm 2023)") answers it, cited first.
     dated_by: str | None = None
-    # A fragment about the clause the previous answer cited ("hạn chót?"), not a new question.
+    # A fragment about the clause the previous answer cited ("hạn chót?"), with no more than a
+    # word of its own ("who is the president of France?" has two), not a new question.
     about_shown: bool = False
 
 
@@ -145,7 +146,8 @@ class Assistant:
         return self._answer(text, k or self.settings.top_k, filters)
 
     def _answer(self, text: str, k: int, filters: Filters | None, example: Example | None = None,
-                shown: str | None = None) -> Answer:
+                shown: str | None = None, own_topic: str | None = None, message: str | None = None,
+                kind: str | None = None) -> Answer:
         kit, retriever = self._kit, self.retriever
         query = retriever.understand(text)
         # Abstention looks at the best dense and lexical matches among all fusion candidates;
@@ -156,6 +158,16 @@ class Assistant:
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
             verdict.abstain = False
+        if not verdict.abstain and message is not None:
+            # A follow-up carries the chat's place and question into its rewrite, and with them
+            # their evidence: what it adds of its own is checked as typed. "còn ở Hà Nội thì
+            # sao?" names a place the corpus lacks; "còn đăng ký kết hôn thì sao?" a topic the
+            # best clauses never mention.
+            places = kit.abstainer.foreign_places(message)
+            if places:
+                verdict.abstain, verdict.reason, verdict.places = True, OTHER_PLACE, places
+            elif own_topic and not kit.abstainer.grounded(retriever.understand(own_topic), candidates):
+                verdict.abstain, verdict.reason = True, OFF_TOPIC
         if verdict.abstain:
             return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
                           abstained=True, citations=[], intent=query.intent, language=query.language)
@@ -191,7 +203,8 @@ class Assistant:
         rewrite = self._rewrite(text, earlier)
         shown = previous.chunk_ids[0] if rewrite.kind == "place" and previous and previous.chunk_ids else None
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters,
-                              self._example_for(rewrite, previous), shown)
+                              self._example_for(rewrite, previous), shown, _own_topic(rewrite),
+                              text if rewrite.rewritten else None, rewrite.kind)
         if rewrite.rewritten:
             answer.question = text
             answer.understood_as = rewrite.question
@@ -239,7 +252,8 @@ class Assistant:
         duty = max(split_bullets(strip_number(chunk.text)) or [chunk.text], key=lambda b: relevance.score(tokens, b))
         dated_by = self._dating_clause(chunk) if rewrite.kind == "intent" and rewrite.turn.intent == "when" else None
         return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by,
-                       about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality)
+                       about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality
+                       and sum(len(w) >= 3 for w in rewrite.own_topic.split()) < 2)
 
     def _dating_clause(self, chunk) -> str | None:
         """The chunk id of the nearest enclosing clause that states when, if `chunk` does not:
@@ -296,6 +310,16 @@ class Assistant:
     @property
     def embedder_id(self) -> str:
         return self.store.embedder_id
+
+
+def _own_topic(rewrite: Rewrite) -> str | None:
+    """The new topic of a follow-up that swaps the previous question's topic ("còn quỹ hỗ trợ
+    thì sao?"), to be checked against the clauses found. Checking a place kind's or a
+    fragment's own words as well refused more real follow-ups than it caught unanswerable ones
+    (evals/conversations_out_of_scope.jsonl against the conversation sets)."""
+    if rewrite.kind != "topic" or not any(len(w) >= 3 for w in rewrite.own_topic.split()):
+        return None
+    return rewrite.own_topic
 
 
 def _same_matter_elsewhere(rewrite: Rewrite, previous: Turn) -> bool:

@@ -132,6 +132,9 @@ class Rewrite(BaseModel):
     rewritten: bool               # False when the message stood on its own
     turn: Turn                    # what was understood, to remember after answering
     kind: str = "standalone"      # one of KINDS
+    # What the message adds of its own, without cue, markers, places or documents: "đăng ký kết
+    # hôn" in "còn đăng ký kết hôn thì sao?"; empty for a bare fragment ("hạn chót?").
+    own_topic: str = ""
 
 
 def analyse(message: str, known_localities: list[str]) -> Turn:
@@ -155,6 +158,17 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
 
 def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             restore: Callable[[str], str] | None = None) -> Rewrite:
+    result = _rewrite(message, previous, known_localities, restore)
+    turn = analyse(message, known_localities)
+    fillers = _fillers(turn.language, turn.plain)
+    own = _without_documents(turn.topic)
+    words = [w for w in re.findall(r"[\w'’-]+", own) if fold(w) not in fillers]
+    result.own_topic = " ".join(words)
+    return result
+
+
+def _rewrite(message: str, previous: Turn | None, known_localities: list[str],
+             restore: Callable[[str], str] | None = None) -> Rewrite:
     """The standalone question a follow-up stands for, carrying over what it does not replace.
 
     The question keeps the user's style: the retriever restores diacritics only in a question

@@ -140,6 +140,7 @@ class ConversationTurn(BaseModel):
     understood: str | None = None
     standalone: bool = False
     kind: str | None = None          # how a later turn leans on the one before: locality, topic, intent …
+    out_of_scope: bool = False       # the corpus cannot answer it: the assistant should say so
 
 
 class EvalConversation(BaseModel):
@@ -161,11 +162,18 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
     standalone_kept: list[bool] = []
     by_kind: dict[str, list[bool]] = {}
     misses: list[str] = []
+    refused: list[bool] = []
     for conv in conversations:
         chat = f"eval-{conv.id}-{time.time_ns()}"
         assistant.new_conversation(chat)
         for n, turn in enumerate(conv.turns):
             answer = assistant.ask_in_conversation(chat, turn.question)
+            if turn.out_of_scope:
+                refused.append(answer.abstained)
+                if not answer.abstained:
+                    misses.append(f"{conv.id} turn {n + 1}: answered, cites {answer.citations[0].clause_label} — "
+                                  f"{turn.question!r} understood as {answer.understood_as!r}")
+                continue
             rank = clause_rank(turn.gold, [(c.doc_id, c.clause) for c in answer.citations])
             hit = rank == 1
             if turn.standalone:
@@ -186,5 +194,6 @@ def run_conversations(conversations: list[EvalConversation], assistant) -> dict:
         "follow_up_hit@1_by_kind": {kind: f"{rate(hits)} of {len(hits)}" for kind, hits in sorted(by_kind.items())},
         "follow_up_expected_answer_rate": rate(expected_ok),
         "standalone_not_rewritten": rate(standalone_kept),
+        "out_of_scope_refused": f"{sum(refused)} of {len(refused)}" if refused else None,
         "misses": misses,
     }

@@ -353,6 +353,34 @@ def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_in
     assert (stored.read_bytes() if stored.exists() else None) == before
 
 
+def test_the_conversation_eval_counts_out_of_scope_follow_ups_refused(built_index, tmp_path):
+    conversations = tmp_path / "conversations.jsonl"
+    gold = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
+    row = {"id": "o1", "turns": [{"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": gold},
+                                 {"question": "còn ở Hà Nội thì sao?", "out_of_scope": True}]}
+    conversations.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(conversations), "--conversations", "--json",
+                                      "--index", str(built_index)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["out_of_scope_refused"] == "1 of 1"
+    assert summary["follow_up_hit@1"] is None           # a refusal is no follow-up to score
+
+
+def test_a_follow_up_about_a_place_the_corpus_lacks_is_refused(assistant):
+    _, follow = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "còn ở Hà Nội thì sao?")
+    assert follow.abstained and "Hà Nội" in follow.answer
+
+
+def test_a_new_topic_the_clauses_found_never_mention_is_refused(assistant):
+    # The rewrite "Ai phụ trách giá lúa hôm nay ở Vĩnh Linh?" is covered by its place and cue;
+    # what the officer asked about, the price of rice, is in no clause.
+    _, follow = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "còn giá lúa hôm nay?")
+    assert follow.abstained and not follow.citations
+    _, follow = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "còn chuyển đổi số thì sao?")
+    assert not follow.abstained
+
+
 def test_a_when_fragment_about_a_duty_without_a_date_is_answered_by_the_heading_that_dates_it(assistant):
     # Vĩnh Linh's letter dates its groups of tasks on the group's heading: "1. Tăng cường tuyên
     # truyền … (hoàn thành trong quý I năm 2023)" covers 1.1, which gives no time of its own.
