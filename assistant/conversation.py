@@ -71,7 +71,7 @@ _POINTS_BACK = re.compile(
 _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
     r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le) (?:nay|do|vay)"
-    r"|like (?:that|this)|similar|the same|differently|that one"
+    r"|like (?:that|this)|similar|the same|differently|that one|equivalent|counterpart"
     r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"
 )

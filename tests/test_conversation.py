@@ -442,3 +442,8 @@ def test_what_that_plan_mentions_is_a_question_of_its_own_about_it():
     turns = chat("Theo kế hoạch 67 của Huyện ủy Vĩnh Linh, đến năm 2045 thu hút bao nhiêu phần trăm dân số tham gia?",
                  "Kế hoạch đó có nêu những xã khó khăn nào cần tập trung phát triển HTX không?")
     assert turns[1][0].startswith("Kế hoạch đó có nêu những xã khó khăn nào cần tập trung phát triển HTX không ở Vĩnh Linh")
+
+
+def test_another_places_equivalent_is_the_previous_question_there():
+    turns = chat("Under Vĩnh Linh's Plan 67, by when must the yearly results be reported?", "Hà Tĩnh's equivalent?")
+    assert turns[1] == ("Under Hà Tĩnh's Plan, by when must the yearly results be reported?", True)
