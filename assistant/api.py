@@ -146,15 +146,14 @@ class Assistant:
         return self._answer(text, k or self.settings.top_k, filters)
 
     def _answer(self, text: str, k: int, filters: Filters | None, example: Example | None = None,
-                shown: str | None = None, own_topic: str | None = None, message: str | None = None,
-                kind: str | None = None) -> Answer:
+                shown: str | None = None, own_topic: str | None = None, message: str | None = None) -> Answer:
         kit, retriever = self._kit, self.retriever
         query = retriever.understand(text)
         # Abstention looks at the best dense and lexical matches among all fusion candidates;
         # the fused ranking is deterministic, so the first k of them are the k citations.
         candidates = retriever.search(query, max(k, retriever.config.candidates), filters)
         verdict = kit.abstainer.decide(query, candidates, filters)
-        if verdict.abstain and example is not None and example.about_shown and verdict.reason in (OFF_TOPIC, WEAK_EVIDENCE):
+        if verdict.abstain and example and example.about_shown and verdict.reason in (OFF_TOPIC, WEAK_EVIDENCE):
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
             verdict.abstain = False
@@ -204,7 +203,7 @@ class Assistant:
         shown = previous.chunk_ids[0] if rewrite.kind == "place" and previous and previous.chunk_ids else None
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters,
                               self._example_for(rewrite, previous), shown, _own_topic(rewrite),
-                              text if rewrite.rewritten else None, rewrite.kind)
+                              text if rewrite.rewritten else None)
         if rewrite.rewritten:
             answer.question = text
             answer.understood_as = rewrite.question

@@ -158,16 +158,15 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
 
 def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             restore: Callable[[str], str] | None = None) -> Rewrite:
-    result = _rewrite(message, previous, known_localities, restore)
     turn = analyse(message, known_localities)
+    result = _rewrite(turn, previous, known_localities, restore)
     fillers = _fillers(turn.language, turn.plain)
-    own = _without_documents(turn.topic)
-    words = [w for w in re.findall(r"[\w'’-]+", own) if fold(w) not in fillers]
-    result.own_topic = " ".join(words)
+    result.own_topic = " ".join(w for w in re.findall(r"[\w'’-]+", _without_documents(turn.topic))
+                                if fold(w) not in fillers)
     return result
 
 
-def _rewrite(message: str, previous: Turn | None, known_localities: list[str],
+def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
              restore: Callable[[str], str] | None = None) -> Rewrite:
     """The standalone question a follow-up stands for, carrying over what it does not replace.
 
@@ -176,7 +175,6 @@ def _rewrite(message: str, previous: Turn | None, known_localities: list[str],
     them. Where words of an unaccented turn meet words of an accented one, `restore` (the
     retriever's `AccentRestorer`) gives the unaccented ones diacritics; without it the accented
     ones lose theirs."""
-    turn = analyse(message, known_localities)
     if previous is None:
         return Rewrite(question=turn.question, rewritten=False, turn=turn)
     new_matter = _NEW_MATTER.match(strip_diacritics(fold(turn.question)))

@@ -334,19 +334,27 @@ def test_a_question_outside_the_corpus_is_still_refused_in_the_middle_of_a_chat(
     assert off.abstained and not off.citations
 
 
-def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
-    # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
+def eval_conversations(built_index, tmp_path, *turns: dict) -> dict:
+    """`htx eval --conversations --json` over one conversation of `turns`: its summary."""
     conversations = tmp_path / "conversations.jsonl"
-    gold = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
-    row = {"id": "c1", "turns": [{"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": gold},
-                                 {"question": "hạn chót là khi nào?", "gold": gold, "kind": "intent"}]}
-    conversations.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-    stored = built_index / "conversations.sqlite"
-    before = stored.read_bytes() if stored.exists() else None
+    conversations.write_text(json.dumps({"id": "c1", "turns": list(turns)}, ensure_ascii=False) + "\n",
+                             encoding="utf-8")
     result = CliRunner().invoke(cli, ["eval", str(conversations), "--conversations", "--json",
                                       "--index", str(built_index)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+DISSOLUTION_GOLD = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
+
+
+def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_index, tmp_path):
+    # The eval's chats would otherwise be written among the officers' own (conversations.sqlite).
+    stored = built_index / "conversations.sqlite"
+    before = stored.read_bytes() if stored.exists() else None
+    summary = eval_conversations(built_index, tmp_path,
+                                 {"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": DISSOLUTION_GOLD},
+                                 {"question": "hạn chót là khi nào?", "gold": DISSOLUTION_GOLD, "kind": "intent"})
     assert summary["conversations"] == 1 and summary["first_turn_hit@1"] == 1.0
     # Follow-ups are also reported by how they lean on the turn before.
     assert summary["follow_up_hit@1_by_kind"] == {"intent": f"{summary['follow_up_hit@1']} of 1"}
@@ -354,15 +362,9 @@ def test_a_conversation_eval_keeps_its_chats_out_of_the_index_directory(built_in
 
 
 def test_the_conversation_eval_counts_out_of_scope_follow_ups_refused(built_index, tmp_path):
-    conversations = tmp_path / "conversations.jsonl"
-    gold = [{"doc_id": "vinh-linh-cv-ubnd-nn-2023", "clause": ["3", "3.2"]}]
-    row = {"id": "o1", "turns": [{"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": gold},
-                                 {"question": "còn ở Hà Nội thì sao?", "out_of_scope": True}]}
-    conversations.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["eval", str(conversations), "--conversations", "--json",
-                                      "--index", str(built_index)])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = eval_conversations(built_index, tmp_path,
+                                 {"question": "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "gold": DISSOLUTION_GOLD},
+                                 {"question": "còn ở Hà Nội thì sao?", "out_of_scope": True})
     assert summary["out_of_scope_refused"] == "1 of 1"
     assert summary["follow_up_hit@1"] is None           # a refusal is no follow-up to score
 
