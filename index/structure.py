@@ -201,6 +201,11 @@ class _Outline:
 
     def top_level(self, label: str, kind: str, para: Paragraph) -> None:
         self.stack.clear()
+        self.seen[(label,)] = self.seen.get((label,), 0) + 1
+        if self.seen[(label,)] > 1:
+            # A second closing paragraph after more sections ("Trên đây là …" twice): kept apart,
+            # as a heading printed twice is, so that every clause path names one clause.
+            label = f"{label} ({self.seen[(label,)]})"
         self._new([label], kind, para, "")
 
     def extend(self, para: Paragraph) -> None:

@@ -180,3 +180,10 @@ def test_legal_text_clauses_by_article_clause_and_point():
 def test_a_file_without_content_is_a_parse_error():
     with pytest.raises(ParseError):
         parse_text("empty", "\n\n   \n")
+
+
+def test_a_closing_paragraph_printed_twice_stays_two_clauses():
+    # Found by tests/test_fuzz.py: "Trên đây là …" after two sections numbered "1." gave two
+    # clauses with the same path, so two chunks with one id.
+    doc = parse_text("twice", "1.\nTrên đây là\n1.\nTrên đây là\n")
+    assert [s.path for s in doc.sections] == [["1"], ["phần kết"], ["1 (2)"], ["phần kết (2)"]]
