@@ -428,11 +428,10 @@ class Composer:
         """Who issued the cited document and when, from its header, for a question about that
         document; not for one about a text it cites ("Kết luận 70 ký ngày nào?"), whose own
         issuer the corpus does not hold."""
-        number = re.match(r"\D*(\d+)", meta.number or "")
-        own_number = number.group(1).lstrip("0") if number else None
-        named_kinds = {k for k in _LEGAL_KINDS if re.search(rf"\b{k}\b", strip_diacritics(fold(query.original)))}
+        asked = strip_diacritics(fold(query.original))
+        named_kinds = {k for k in _LEGAL_KINDS if re.search(rf"\b{k}\b", asked)}
         own_kind = strip_diacritics(fold(meta.doc_type or ""))
-        if not meta.issuer or any(n != own_number for n in query.document_numbers) \
+        if not meta.issuer or any(n != meta.number_key() for n in query.document_numbers) \
                 or any(_LEGAL_KINDS[k] != meta.doc_type and k != own_kind for k in named_kinds):
             return None
         date = _date_en(meta) if language == "en" else _date_vi(meta)

@@ -88,6 +88,7 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         # question towards the Vietnamese clauses that use them.
         dense_text = f"{text}\n{', '.join(expansions)}"
 
+    folded = strip_diacritics(fold(text))
     return Query(
         original=text,
         language=language,
@@ -99,8 +100,8 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         dense_text=dense_text,
         document_numbers=_find_document_numbers(text),
         document_kinds=_find_document_kinds(text),
-        asks_basis=bool(_BASIS.search(strip_diacritics(fold(text)))),
-        asks_issuer=_asks_issuer(strip_diacritics(fold(text))),
+        asks_basis=bool(_BASIS.search(folded)),
+        asks_issuer=_asks_issuer(folded),
     )
 
 

@@ -177,13 +177,11 @@ class HybridRetriever(BaseRetriever):
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
         self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
-        # "67-KH/HU" → "67", "17/2023/QH15" → "17": how officers name a document.
         self._docs_by_number: dict[str, set[str]] = {}
         self._docs_by_kind: dict[str, set[str]] = {}
         for meta in documents or []:
-            digits = re.match(r"\D*(\d+)", meta.number or "")
-            if digits:
-                self._docs_by_number.setdefault(digits.group(1).lstrip("0"), set()).add(meta.doc_id)
+            if number := meta.number_key():
+                self._docs_by_number.setdefault(number, set()).add(meta.doc_id)
             if meta.doc_type:
                 self._docs_by_kind.setdefault(strip_diacritics(fold(meta.doc_type)), set()).add(meta.doc_id)
 

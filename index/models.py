@@ -49,6 +49,11 @@ class DocumentMeta(BaseModel):
         ident = f"{kind} số {self.number}" if self.number else kind
         return f"{ident} của {self.issuer}" if self.issuer else ident
 
+    def number_key(self) -> str | None:
+        """The number an officer names the document by: "67-KH/HU" → "67", "17/2023/QH15" → "17"."""
+        digits = re.match(r"\D*(\d+)", self.number or "")
+        return digits.group(1).lstrip("0") if digits else None
+
     def display_title(self) -> str:
         """The name a citation shows: document type, number and issuer (the trích yếu is `title`)."""
         return self.short_name()

@@ -183,12 +183,8 @@ class _Outline:
     def open(self, rank: int, label: str, kind: str, para: Paragraph, title: str) -> None:
         while self.stack and self.stack[-1].rank >= rank:
             self.stack.pop()
-        parent = tuple(self.path())
-        key = parent + (label,)
-        self.seen[key] = self.seen.get(key, 0) + 1
-        if self.seen[key] > 1:
-            # A heading printed twice (e.g. "III-" for both parts of KH 67): keep it apart.
-            label = f"{label} ({self.seen[key]})"
+        # A heading printed twice (e.g. "III-" for both parts of KH 67): keep it apart.
+        label = _unique(self, tuple(self.path()), label)
         section = self._new(self.path() + [label], kind, para, title)
         self.stack.append(_Open(rank, label, para.text, section))
 
@@ -201,12 +197,9 @@ class _Outline:
 
     def top_level(self, label: str, kind: str, para: Paragraph) -> None:
         self.stack.clear()
-        self.seen[(label,)] = self.seen.get((label,), 0) + 1
-        if self.seen[(label,)] > 1:
-            # A second closing paragraph after more sections ("Trên đây là …" twice): kept apart,
-            # as a heading printed twice is, so that every clause path names one clause.
-            label = f"{label} ({self.seen[(label,)]})"
-        self._new([label], kind, para, "")
+        # A second closing paragraph after more sections ("Trên đây là …" twice): kept apart,
+        # as a heading printed twice is, so that every clause path names one clause.
+        self._new([_unique(self, (), label)], kind, para, "")
 
     def extend(self, para: Paragraph) -> None:
         if self.current is None:
