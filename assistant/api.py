@@ -20,7 +20,7 @@ from index.normalize import fold, strip_diacritics, tokenize
 from index.settings import Settings, get_settings
 from index.store import IndexStore
 
-from .abstain import OFF_TOPIC, OTHER_PLACE, WEAK_EVIDENCE, coverage_message
+from .abstain import OFF_TOPIC, OTHER_PLACE, WEAK_EVIDENCE, Verdict, coverage_message
 from .answer import AnswerKit
 from .extract import best_deadline, split_bullets, strip_number
 from .llm import Rewriter, with_generation
@@ -54,6 +54,9 @@ SHOWN_CLAUSE_WINDOW = 4
 # Nam thì sao?". Over the 124 conversations: 3 or 4 words win two follow-ups (both in batches
 # written blind) and lose none; 2 words lose one of them.
 SAME_MATTER_WORDS = 3
+# A follow-up refused by the checks made for first questions is answered when this many of its
+# own words (three letters or more) are what the best clauses talk about (Abstainer.grounded).
+RESCUE_WORDS = 2
 _COMMON_WORDS = {"the", "and", "for", "who", "what", "which", "with", "that", "this", "are", "does", "have", "has",
                  "how", "its", "their", "they", "any", "anything", "about"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
@@ -86,6 +89,23 @@ class Example(BaseModel):
     # A fragment about the clause the previous answer cited ("hạn chót?"), with no more than a
     # word of its own ("who is the president of France?" has two), not a new question.
     about_shown: bool = False
+
+
+class FollowUp(BaseModel):
+    """What a chat knows about a message after the first: how it was read and what the
+    previous answer cited."""
+
+    message: str                      # as typed
+    rewrite: Rewrite
+    after_answer: bool                # the previous message was answered, not refused
+    example: Example | None = None    # the previous answer's duty, to match by example
+    shown: str | None = None          # chunk id of the clause just cited, for a question about the chat's place
+
+    def own_words(self) -> str | None:
+        """What the message adds of its own ("đăng ký kết hôn"), when it has a word of three
+        letters or more; None for a bare fragment ("hạn chót?")."""
+        own = self.rewrite.own_topic
+        return own if _word_count(own) else None
 
 
 class Assistant:
@@ -145,31 +165,20 @@ class Assistant:
         text = clean_question(question, self.settings.max_question_chars)
         return self._answer(text, k or self.settings.top_k, filters)
 
-    def _answer(self, text: str, k: int, filters: Filters | None, example: Example | None = None,
-                shown: str | None = None, own_topic: str | None = None, message: str | None = None) -> Answer:
+    def _answer(self, text: str, k: int, filters: Filters | None, follow_up: FollowUp | None = None) -> Answer:
         kit, retriever = self._kit, self.retriever
         query = retriever.understand(text)
         # Abstention looks at the best dense and lexical matches among all fusion candidates;
         # the fused ranking is deterministic, so the first k of them are the k citations.
         candidates = retriever.search(query, max(k, retriever.config.candidates), filters)
         verdict = kit.abstainer.decide(query, candidates, filters)
-        if verdict.abstain and example and example.about_shown and verdict.reason in (OFF_TOPIC, WEAK_EVIDENCE):
-            # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
-            # its few words of its own are no sign that the corpus is silent.
-            verdict.abstain = False
-        if not verdict.abstain and message is not None:
-            # A follow-up carries the chat's place and question into its rewrite, and with them
-            # their evidence: what it adds of its own is checked as typed. "còn ở Hà Nội thì
-            # sao?" names a place the corpus lacks; "còn đăng ký kết hôn thì sao?" a topic the
-            # best clauses never mention.
-            places = kit.abstainer.foreign_places(message)
-            if places:
-                verdict.abstain, verdict.reason, verdict.places = True, OTHER_PLACE, places
-            elif own_topic and not kit.abstainer.grounded(retriever.understand(own_topic), candidates):
-                verdict.abstain, verdict.reason = True, OFF_TOPIC
+        if follow_up is not None:
+            self._judge_follow_up(verdict, follow_up, candidates)
         if verdict.abstain:
             return Answer(question=text, answer=coverage_message(verdict, query.language, self.documents(), filters),
                           abstained=True, citations=[], intent=query.intent, language=query.language)
+        example = follow_up.example if follow_up else None
+        shown = follow_up.shown if follow_up else None
         if query.asks_issuer:
             # Who issued the document, or when: its opening, which the retriever put first, answers.
             example = shown = None
@@ -201,9 +210,10 @@ class Assistant:
         previous = earlier[-1] if earlier else None
         rewrite = self._rewrite(text, earlier)
         shown = previous.chunk_ids[0] if rewrite.kind == "place" and previous and previous.chunk_ids else None
-        answer = self._answer(rewrite.question, k or self.settings.top_k, filters,
-                              self._example_for(rewrite, previous), shown, _own_topic(rewrite),
-                              text if rewrite.rewritten else None)
+        follow_up = None if previous is None else FollowUp(
+            message=text, rewrite=rewrite, after_answer=bool(previous.chunk_ids),
+            example=self._example_for(rewrite, previous), shown=shown)
+        answer = self._answer(rewrite.question, k or self.settings.top_k, filters, follow_up)
         if rewrite.rewritten:
             answer.question = text
             answer.understood_as = rewrite.question
@@ -212,6 +222,39 @@ class Assistant:
         turn.chunk_ids = [c.chunk_id for c in answer.citations]
         self.conversations.add(conversation_id, turn)
         return answer
+
+    def _judge_follow_up(self, verdict: Verdict, follow_up: FollowUp, candidates: list[Hit]) -> None:
+        """The abstention verdict on a rewritten follow-up, revised for what the chat knows.
+
+        The rewrite carries the chat's place and question, and with them their evidence, so
+        what the message adds of its own is checked as typed: "còn ở Hà Nội thì sao?" names a
+        place the corpus lacks; "còn đăng ký kết hôn thì sao?" a topic the best clauses never
+        mention. The other way round, a follow-up's chat wording ("how many new ones per
+        year?", "đến 2030 thì tổng cộng khoảng bao nhiêu HTX?") can fail the vocabulary and
+        similarity checks made for first questions; when its own words are what the best
+        clauses talk about, the chat has shown the corpus answers."""
+        abstainer = self._kit.abstainer
+        own = follow_up.own_words()
+        grounded = own is not None and abstainer.grounded(self.retriever.understand(own), candidates)
+        if verdict.abstain:
+            if verdict.reason not in (OFF_TOPIC, WEAK_EVIDENCE) or not follow_up.after_answer:
+                return
+            example = follow_up.example
+            # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
+            # its few words of its own are no sign that the corpus is silent.
+            if not ((example is not None and example.about_shown) or (grounded and _word_count(own) >= RESCUE_WORDS)):
+                return
+            verdict.abstain, verdict.reason = False, None
+        if not follow_up.rewrite.rewritten:
+            return
+        places = abstainer.foreign_places(follow_up.message)
+        if places:
+            verdict.abstain, verdict.reason, verdict.places = True, OTHER_PLACE, places
+        elif follow_up.rewrite.kind == "topic" and own is not None and not grounded:
+            # Checking a place kind's or a fragment's own words as well refused more real
+            # follow-ups than it caught unanswerable ones (evals/conversations_out_of_scope.jsonl
+            # against the conversation sets).
+            verdict.abstain, verdict.reason = True, OFF_TOPIC
 
     def _rewrite(self, text: str, earlier: list[Turn]) -> Rewrite:
         """The rule-based rewrite, or the language model's when one is configured and its
@@ -311,14 +354,8 @@ class Assistant:
         return self.store.embedder_id
 
 
-def _own_topic(rewrite: Rewrite) -> str | None:
-    """The new topic of a follow-up that swaps the previous question's topic ("còn quỹ hỗ trợ
-    thì sao?"), to be checked against the clauses found. Checking a place kind's or a
-    fragment's own words as well refused more real follow-ups than it caught unanswerable ones
-    (evals/conversations_out_of_scope.jsonl against the conversation sets)."""
-    if rewrite.kind != "topic" or not any(len(w) >= 3 for w in rewrite.own_topic.split()):
-        return None
-    return rewrite.own_topic
+def _word_count(text: str | None) -> int:
+    return sum(len(w) >= 3 for w in (text or "").split())
 
 
 def _same_matter_elsewhere(rewrite: Rewrite, previous: Turn) -> bool:

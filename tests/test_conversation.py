@@ -329,6 +329,19 @@ def test_a_fragment_about_the_clause_just_cited_is_answered_not_refused(assistan
     assert first_cited(last) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
 
 
+def test_chat_wording_that_a_first_question_would_be_refused_for_is_answered_in_a_chat(assistant):
+    # As a first question "đến 2030 thì tổng cộng khoảng bao nhiêu HTX?" is refused (its word
+    # pairs are chat, not document, wording); after a question on Plan 67's targets its own
+    # words ("2030", "HTX") are what the best clauses talk about.
+    follow_up = "đến 2030 thì tổng cộng khoảng bao nhiêu HTX?"
+    assert assistant.ask(follow_up + " ở Vĩnh Linh").abstained
+    _, follow = converse(assistant, "Kế hoạch 67-KH/HU của Huyện ủy Vĩnh Linh đặt chỉ tiêu mỗi năm thành lập mới "
+                                    "bao nhiêu hợp tác xã?", follow_up)
+    assert not follow.abstained
+    assert first_cited(follow) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
+    assert "khoảng 85 - 90 hợp tác xã" in follow.answer
+
+
 def test_a_question_outside_the_corpus_is_still_refused_in_the_middle_of_a_chat(assistant):
     _, off = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "Đăng ký kết hôn cần chuẩn bị giấy tờ gì?")
     assert off.abstained and not off.citations
