@@ -224,9 +224,9 @@ class Assistant:
         return answer
 
     def _judge_follow_up(self, verdict: Verdict, follow_up: FollowUp, candidates: list[Hit]) -> None:
-        """The abstention verdict on a rewritten follow-up, revised for what the chat knows.
+        """The abstention verdict on a message after the first, revised for what the chat knows.
 
-        The rewrite carries the chat's place and question, and with them their evidence, so
+        A rewrite carries the chat's place and question, and with them their evidence, so
         what the message adds of its own is checked as typed: "còn ở Hà Nội thì sao?" names a
         place the corpus lacks; "còn đăng ký kết hôn thì sao?" a topic the best clauses never
         mention. The other way round, a follow-up's chat wording ("how many new ones per
