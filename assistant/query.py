@@ -114,7 +114,11 @@ _DOCUMENT_NUMBER = re.compile(
 _BASIS = re.compile(
     r"\bcan cu\b|\bdua tren\b|\bde thuc hien\b|\bnham (?:trien khai|thuc hien)\b|\bban hanh de\b"
     r"|\bthuc hien (?:nghi quyet|chuong trinh|quyet dinh|ket luan|ke hoach|van ban) nao\b"
-    r"|\bbased on\b|\bpursuant\b|\bimplement(?:s|ing)? (?:which|what)\b|\blegal basis\b"
+    # "thực hiện chương trình hành động số mấy của Tỉnh ủy?": the text it carries out, by number.
+    # ("… Nghị quyết 20 khi nào?" asks when a duty is due, not which text.)
+    r"|\bthuc hien (?:nghi quyet|chuong trinh hanh dong|ket luan|chi thi)(?: nao\b|(?: \w+){0,2} so (?:may|bao nhieu)\b)"
+    r"|\bbased on\b|\bpursuant\b|\blegal basis\b"
+    r"|\b(?:implement(?:s|ing)?|carr(?:y|ies|ying) out|giv(?:e|es|ing) effect to) (?:which|what)\b"
     # "which action programme does Hà Tĩnh's plan put into effect?", "… does it also build on?"
     r"|\b(?:which|what)\b.*\b(?:put into effect|builds? on|gives? effect to|implement(?:s|ing)?)"
     r"(?:\s+(?:in|of|for)\s+\w+(?:\s+\w+)?)?\s*[?.!]*\s*$"

@@ -93,3 +93,19 @@ def test_a_document_named_by_its_type_is_preferred_among_the_places_documents(as
     question = ("According to Vĩnh Linh's implementation plan, on what basis should the many cooperation "
                 "and linkage models of the collective economy be developed?")
     assert top(assistant, question, k=1)[0][0] == "vinh-linh-kh-67-hu-2023"
+
+
+@pytest.mark.parametrize("question", [
+    "ke hoach kinh te tap the cua ubnd tinh kien giang thuc hien chuong trinh hanh dong so may cua tinh uy?",
+    "Kế hoạch 251 của Kiên Giang thực hiện chương trình hành động nào?",
+])
+def test_which_text_a_plan_carries_out_is_answered_by_its_opening(assistant, question):
+    # The opening căn cứ paragraph names Chương trình hành động số 34-CTr/TU; I.1.a and II.1.c
+    # speak of programmes of action too, without saying which one the plan carries out.
+    assert top(assistant, question, k=1) == [("kien-giang-kh-251-ubnd-2023", ["mở đầu"])]
+
+
+def test_a_deadline_for_carrying_out_a_resolution_is_not_asked_as_which_text(assistant):
+    # "thực hiện nghị quyết 20 khi nào" asks when a duty is due: KH 67 III.1, not its opening.
+    question = "vinh linh cac cap uy phai xay dung xong ke hoach thuc hien nghi quyet 20 khi nao"
+    assert top(assistant, question, k=1) == [("vinh-linh-kh-67-hu-2023", ["III (2)", "1"])]
