@@ -194,6 +194,14 @@ def test_out_of_scope_english_abstains_in_english(assistant, question):
         assert "do not cover Bình Định" in answer.answer
 
 
+def test_english_chat_words_and_plurals_do_not_make_a_question_look_off_topic(assistant):
+    # "actually" says nothing of the subject, and "co-ops" is the plural of the glossary's "co-op"
+    # (as "committees" is of "committee"); refused before for the two.
+    answer = assistant.ask("in Ha Tinh who actually organises the training classes for co-ops?")
+    assert not answer.abstained
+    assert (answer.citations[0].doc_id, answer.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "4.2"])
+
+
 def test_a_known_province_is_not_mistaken_for_another_place(assistant):
     answer = assistant.ask("Ở Quảng Trị, huyện Vĩnh Linh phấn đấu đến năm 2030 có bao nhiêu hợp tác xã?")
     assert not answer.abstained
