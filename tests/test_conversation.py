@@ -342,6 +342,15 @@ def test_chat_wording_that_a_first_question_would_be_refused_for_is_answered_in_
     assert "khoảng 85 - 90 hợp tác xã" in follow.answer
 
 
+def test_a_follow_up_in_the_same_place_stays_with_the_document_that_answered(assistant):
+    # Vĩnh Linh's letter (mục 3.1) also counts tổ hợp tác; the chat is about Plan 67's targets.
+    *_, last = converse(assistant, "Theo Kế hoạch 67-KH/HU của Ban Thường vụ Huyện ủy Vĩnh Linh, đến năm 2030 toàn "
+                                   "huyện phấn đấu có khoảng bao nhiêu hợp tác xã?",
+                        "Vậy mỗi năm phải lập mới mấy HTX?", "Thế còn tổ hợp tác thì sao?")
+    assert first_cited(last) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
+    assert "thành lập mới từ 10 đến 15 tổ hợp tác" in last.answer
+
+
 def test_a_question_outside_the_corpus_is_still_refused_in_the_middle_of_a_chat(assistant):
     _, off = converse(assistant, "Ai phụ trách giải thể HTX ở Vĩnh Linh?", "Đăng ký kết hôn cần chuẩn bị giấy tờ gì?")
     assert off.abstained and not off.citations
