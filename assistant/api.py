@@ -54,8 +54,9 @@ SHOWN_CLAUSE_WINDOW = 4
 # Nam thì sao?". Over the 124 conversations: 3 or 4 words win two follow-ups (both in batches
 # written blind) and lose none; 2 words lose one of them.
 SAME_MATTER_WORDS = 3
-# A follow-up refused by the checks made for first questions is answered when this many of its
-# own words (three letters or more) are what the best clauses talk about (Abstainer.grounded).
+# A follow-up refused by the checks made for first questions is answered when it has this many
+# words of its own (two letters or more: "bố trí từ nguồn nào" typed "bo tri tu nguon nao") and
+# they are what the best clauses talk about (Abstainer.grounded).
 RESCUE_WORDS = 2
 # A follow-up in the chat's place (not "còn ở Hà Tĩnh?") is nearly always about the document
 # that answered before: 230 of 235 such turns in evals/conversations.jsonl. Its clauses get this
@@ -253,7 +254,8 @@ class Assistant:
             example = follow_up.example
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
-            if not ((example is not None and example.about_shown) or (grounded and _word_count(own) >= RESCUE_WORDS)):
+            own_words = sum(len(w) >= 2 for w in (own or "").split())
+            if not ((example is not None and example.about_shown) or (grounded and own_words >= RESCUE_WORDS)):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:
