@@ -254,8 +254,8 @@ class Assistant:
             example = follow_up.example
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
-            own_words = sum(len(w) >= 2 for w in (own or "").split())
-            if not ((example is not None and example.about_shown) or (grounded and own_words >= RESCUE_WORDS)):
+            words = sum(len(w) >= 2 for w in (own or "").split())
+            if not ((example is not None and example.about_shown) or (grounded and words >= RESCUE_WORDS)):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:
