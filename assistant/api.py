@@ -226,8 +226,8 @@ class Assistant:
             example=self._example_for(rewrite, previous), shown=shown,
             document=previous.doc_ids[0] if previous.doc_ids and rewrite.kind in SAME_DOCUMENT_KINDS else None)
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters, follow_up)
+        answer.question = text
         if rewrite.rewritten:
-            answer.question = text
             answer.understood_as = rewrite.question
         turn = rewrite.turn
         turn.doc_ids = list(dict.fromkeys(c.doc_id for c in answer.citations))
@@ -247,7 +247,10 @@ class Assistant:
         clauses talk about, the chat has shown the corpus answers."""
         abstainer = self._kit.abstainer
         own = follow_up.own_words()
-        grounded = own is not None and abstainer.grounded(self.retriever.understand(own), candidates)
+        # A few words alone ("co-op unions") can pass for either language; the message's decides.
+        own_query = self.retriever.understand(own).model_copy(update={"language": follow_up.rewrite.turn.language}) \
+            if own is not None else None
+        grounded = own_query is not None and abstainer.grounded(own_query, candidates)
         if verdict.abstain:
             if verdict.reason not in (OFF_TOPIC, WEAK_EVIDENCE) or not follow_up.after_answer:
                 return

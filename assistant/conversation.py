@@ -27,6 +27,13 @@ _FOLLOW_UP_END = re.compile(
     r"(?:thi sao|the nao|ra sao|nua|sao|thi|then|too|as well|also|(?:say|do|does|the) the same|the same|likewise"
     r"|tuong tu|cung vay|cung the|giong vay)\s*(?:a|ko|khong|not)?\s*[?.!]*\s*$"
 )
+# An acknowledgement before the message ("ok, and …", "got it. who's …", "Ừ, còn …") says the
+# previous answer was read; the message starts after it ("it" in "got it" points at nothing).
+# Matched on the folded, unaccented text, whose length is the message's.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\s*(?:ok(?:ay|e)?|got it|thanks?|thank you|i see|alright|understood|noted|cam on|u|vang|da|roi)"
+    r"(?:\s*[,.!:;]+\s*|\s+(?=(?:and|con|va|the|vay|nhung|what|who|whose|which|how)\b))"
+)
 # Words that open a new matter: what follows is a question of its own, asked in the chat's
 # place, whatever its pronouns ("different thing: when co-ops widen their membership, what
 # should that depend on?", "hỏi thêm: quỹ hỗ trợ do ai quản lý?").
@@ -158,7 +165,11 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
 
 def rewrite(message: str, previous: Turn | None, known_localities: list[str],
             restore: Callable[[str], str] | None = None) -> Rewrite:
-    turn = analyse(message, known_localities)
+    said = _without_acknowledgement(message) if previous is not None else message
+    turn = analyse(said, known_localities)
+    if said != message:
+        # "ok and co-op unions?": the whole message, with more words, tells its language better.
+        turn.language = understand(normalize_text(message)).language
     result = _rewrite(turn, previous, known_localities, restore)
     fillers = _fillers(turn.language, turn.plain)
     result.own_topic = " ".join(w for w in re.findall(r"[\w'’-]+", _without_documents(turn.topic))
@@ -466,6 +477,13 @@ def _swap_contrast(question: str, turn: Turn) -> tuple[str, str] | None:
         if fits:
             spots.append(question[window[0].start():window[-1].end()])
     return (spots[0], phrase[words[0].start():]) if len(spots) == 1 else None
+
+
+def _without_acknowledgement(message: str) -> str:
+    folded = strip_diacritics(fold(message))
+    found = _ACKNOWLEDGEMENT.match(folded) if len(folded) == len(message) else None
+    rest = message[found.end():] if found else message
+    return rest if rest.strip() else message
 
 
 def points_back(text: str) -> bool:

@@ -33,6 +33,15 @@ def test_a_question_fragment_asks_about_the_previous_topic_and_place():
     assert turns[1] == ("Hướng dẫn thành lập HTX ở Vĩnh Linh: hạn chót là khi nào?", True)
 
 
+def test_an_acknowledgement_before_a_follow_up_is_not_part_of_it():
+    # "it" in "got it" points at nothing: the question is one of its own, asked in the chat's place.
+    turns = chat("Which Hà Tĩnh department trains co-op managers in digital skills?",
+                 "got it. who's meant to advise on reorganising the provincial co-op alliance?")
+    assert turns[1] == ("who's meant to advise on reorganising the provincial co-op alliance in Hà Tĩnh?", True)
+    turns = chat("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?", "Ừ, còn ở Hà Tĩnh thì sao?")
+    assert turns[1] == ("Ai phụ trách hướng dẫn thành lập HTX ở Hà Tĩnh?", True)
+
+
 def test_without_diacritics_and_in_english():
     # The place is written as the user writes: the retriever restores diacritics only in a
     # question that has none at all.
@@ -349,6 +358,16 @@ def test_a_follow_up_in_the_same_place_stays_with_the_document_that_answered(ass
                         "Vậy mỗi năm phải lập mới mấy HTX?", "Thế còn tổ hợp tác thì sao?")
     assert first_cited(last) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
     assert "thành lập mới từ 10 đến 15 tổ hợp tác" in last.answer
+
+
+def test_a_short_english_follow_up_after_ok_is_read_as_english(assistant):
+    # "co-op unions" alone could pass for Vietnamese syllables; the message "ok and co-op
+    # unions?" is English, so its own words are checked against the glossary and answered.
+    _, follow = converse(assistant, "Under Kien Giang's plan 251, how many cooperatives and members is the province "
+                                    "aiming for by 2030?", "ok and co-op unions?")
+    assert not follow.abstained
+    assert first_cited(follow) == ("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])
+    assert follow.question == "ok and co-op unions?"
 
 
 def test_a_question_outside_the_corpus_is_still_refused_in_the_middle_of_a_chat(assistant):
