@@ -159,6 +159,7 @@ _ENGLISH_CHAT_WORDS = frozenset(
     separately among between within during over across inside anywhere question better ok okay else still
     again then here now""".split()
 )
+_UNCOUNTED_ENGLISH = _ENGLISH_STOPWORDS | _ENGLISH_CHAT_WORDS
 
 
 def _stems(word: str) -> frozenset[str]:
@@ -223,7 +224,7 @@ class Abstainer:
 
     def _english_coverage(self, text: str) -> float | None:
         words = [w for w in re.findall(r"[^\W\d_]+(?:['\u2019]s)?", text) if len(w) >= 3]
-        content = [w for w in words if w.lower().replace("\u2019", "'") not in _ENGLISH_STOPWORDS | _ENGLISH_CHAT_WORDS]
+        content = [w for w in words if w.lower().replace("\u2019", "'") not in _UNCOUNTED_ENGLISH]
         if not content:
             return None
         glossary = _glossary_stems()

@@ -247,10 +247,15 @@ class Assistant:
         clauses talk about, the chat has shown the corpus answers."""
         abstainer = self._kit.abstainer
         own = follow_up.own_words()
-        # A few words alone ("co-op unions") can pass for either language; the message's decides.
-        own_query = self.retriever.understand(own).model_copy(update={"language": follow_up.rewrite.turn.language}) \
-            if own is not None else None
-        grounded = own_query is not None and abstainer.grounded(own_query, candidates)
+
+        def grounded() -> bool:
+            # Asked only where it decides: most follow-ups are answered without reading it.
+            if own is None:
+                return False
+            # A few words alone ("co-op unions") can pass for either language; the message's decides.
+            query = self.retriever.understand(own).model_copy(update={"language": follow_up.rewrite.turn.language})
+            return abstainer.grounded(query, candidates)
+
         if verdict.abstain:
             if verdict.reason not in (OFF_TOPIC, WEAK_EVIDENCE) or not follow_up.after_answer:
                 return
@@ -258,7 +263,7 @@ class Assistant:
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
             words = sum(len(w) >= 2 for w in (own or "").split())
-            if not ((example is not None and example.about_shown) or (grounded and words >= RESCUE_WORDS)):
+            if not ((example is not None and example.about_shown) or (words >= RESCUE_WORDS and grounded())):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:
@@ -266,7 +271,7 @@ class Assistant:
         places = abstainer.foreign_places(follow_up.message)
         if places:
             verdict.abstain, verdict.reason, verdict.places = True, OTHER_PLACE, places
-        elif follow_up.rewrite.kind == "topic" and own is not None and not grounded:
+        elif follow_up.rewrite.kind == "topic" and own is not None and not grounded():
             # Checking a place kind's or a fragment's own words as well refused more real
             # follow-ups than it caught unanswerable ones (evals/conversations_out_of_scope.jsonl
             # against the conversation sets).
@@ -311,7 +316,7 @@ class Assistant:
         dated_by = self._dating_clause(chunk) if rewrite.kind == "intent" and rewrite.turn.intent == "when" else None
         return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by,
                        about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality
-                       and sum(len(w) >= 3 for w in rewrite.own_topic.split()) < 2)
+                       and _word_count(rewrite.own_topic) < 2)
 
     def _dating_clause(self, chunk) -> str | None:
         """The chunk id of the nearest enclosing clause that states when, if `chunk` does not:
