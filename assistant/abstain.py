@@ -151,7 +151,7 @@ _ENGLISH_STOPWORDS = frozenset(
 # "does it actually say …"): neither known nor unknown to the domain, so they are not counted.
 # Found among the English questions of evals/conversations.jsonl and questions.jsonl; unlike
 # "passport" or "weather", none of them could tell a question outside the corpus.
-_ENGLISH_CHAT_WORDS = frozenset(
+ENGLISH_CHAT_WORDS = frozenset(
     """what's who's where's how's it's that's there's supposed meant same other own itself themselves told tell
     tells say says said mention mentions mentioned word worded put want wants make made give gives done thing
     things anything something like too well both single alone kind kinds sort type part gets come become often
@@ -159,7 +159,7 @@ _ENGLISH_CHAT_WORDS = frozenset(
     separately among between within during over across inside anywhere question better ok okay else still
     again then here now""".split()
 )
-_UNCOUNTED_ENGLISH = _ENGLISH_STOPWORDS | _ENGLISH_CHAT_WORDS
+_UNCOUNTED_ENGLISH = _ENGLISH_STOPWORDS | ENGLISH_CHAT_WORDS
 
 
 def _stems(word: str) -> frozenset[str]:

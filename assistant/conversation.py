@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from index.normalize import fold, normalize_text, strip_diacritics
 
+from .abstain import ENGLISH_CHAT_WORDS
 from .query import _DOCUMENT_NUMBER, _cue_patterns, _find_localities, _loose_regex, understand
 
 # Markers that make a message lean on the previous one. Matched on the folded, unaccented text.
@@ -74,11 +75,12 @@ _POINTS_BACK = re.compile(
 )
 # Words that say "the same as before": with another place named, the message asks the previous
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
-# tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?").
+# tuong tu ko", "Is there something like that in Hà Tĩnh's plan?", "Vĩnh Linh have anything on that?",
+# "same thing in Ha Tinh - who's on the hook there?").
 _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
     r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le) (?:nay|do|vay)"
-    r"|like (?:that|this)|similar|the same|differently|that one|equivalent|counterpart"
+    r"|like (?:that|this)|similar|the same|same (?:q|question|thing)|differently|that one|equivalent|counterpart"
     r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"
 )
@@ -95,14 +97,15 @@ _WHO_VERB = re.compile(r"(?:phụ trách|chủ trì|chịu trách nhiệm|phu tr
 # without diacritics, Vietnamese "tổ" ("to chuc" = tổ chức), so the lists stay apart.
 _FILLER_VI = set(
     "còn thế vậy và thì sao nào nữa là gì ở tại bên của cho với huyện tỉnh những các cái đó này ấy nhỉ nhé ạ ơi "
-    "phải cần sẽ đã được không ko".split()
+    "phải cần sẽ đã được không ko họ".split()
 )
 _FILLER_EN = set(
     "the a an in at for of and what about how is are was were do does did be to on by then too also "
-    "should must will has have what's about? district province city".split()
+    "should must will has have what's about? district province city over".split()
 )
-# Unaccented, some Vietnamese fillers are content words too: the (thể), do, da (đa), can (cán), tai (tài).
-_FILLER_VI_PLAIN = {strip_diacritics(w) for w in _FILLER_VI} - {"the", "do", "da", "can", "tai"}
+# Unaccented, some Vietnamese fillers are content words too: the (thể), do, da (đa), can (cán), tai (tài),
+# ho (hỗ).
+_FILLER_VI_PLAIN = {strip_diacritics(w) for w in _FILLER_VI} - {"the", "do", "da", "can", "tai", "ho"}
 
 
 class Turn(BaseModel):
@@ -259,7 +262,11 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
         if locality != previous.locality:
             # "vinh linh thi bn" after Kiên Giang's Plan 251: that number means nothing there.
             topic = _without_document_numbers(topic)
-        fragment = style.of_turn(_without_markers(turn.question))
+        fragment = _without_markers(turn.question)
+        if turn.locality:
+            # "Bên Vĩnh Linh họ đặt bao nhiêu phần trăm?": the place is said once, in `where`.
+            fragment = _without_markers(_without_place(fragment, turn.locality))
+        fragment = style.of_turn(fragment)
         return _rewritten(merged, "intent", f"{_capitalize(topic)}{where}: {fragment}")
     # "còn quỹ hỗ trợ thì sao?": the same kind of question about another topic. A bare
     # "ai"/"phòng nào"/"who" took its verb from the old topic, so it gets a neutral one.
@@ -364,6 +371,13 @@ def _replace_locality(question: str, old: str | None, new: str, language: str, p
         if n:
             return replaced
     return question.rstrip(" ?") + _where(new, language, plain) + "?"
+
+
+def _without_place(text: str, locality: str) -> str:
+    """`text` without where it names `locality` ("bên Vĩnh Linh", "in Ha Tinh")."""
+    place = _loose_regex(locality).pattern
+    lead = r"(?:ở|o|tại|tai|bên|ben|huyện|huyen|tỉnh|tinh|(?:over )?in|at|for)"
+    return re.sub(rf"(?:\b{lead}\s+)*(?:{place})(?:['’]s)?[,:;]?", " ", text, count=1, flags=re.IGNORECASE)
 
 
 def _restore_words(text: str, restore: Callable[[str], str]) -> str:
@@ -502,8 +516,9 @@ def _refers_back(text: str) -> bool:
     # points at what the marker introduced, not back at the previous question.
     marker = _FOLLOW_UP_START.search(plain)
     introduced = plain[marker.end():pointer.start()] if marker and len(plain) == len(folded) else ""
+    # "and what exactly are they meant to set up?": a chat word introduces nothing.
     return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
-                   for w in re.findall(r"\w+", introduced))
+                   and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w+", introduced))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

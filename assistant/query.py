@@ -405,6 +405,8 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     # when
     ("when", True, r"\b(?:khi|lúc|ngày|tháng|năm|quý|thời gian|thời điểm|hạn) nào\b", True),
     ("when", True, r"\b(?:bao giờ|hạn chót|thời hạn)\b", True),
+    # "gửi huyện hạn mấy", "trước ngày mấy": unlike "mấy" alone, loose enough typed without diacritics.
+    ("when", True, r"\b(?:ngày|hạn) mấy\b", True),
     ("when", True, r"\b(?:when|deadline|how long|how soon|how often)\b", False),
     # "bao lâu làm một lần?": how often, the words after "bao lâu" belong to the question word.
     ("when", True, r"\bbao lâu(?:\s+(?:làm|thực hiện|tổ chức|báo cáo|tiến hành))?(?:\s+một lần)?", True),

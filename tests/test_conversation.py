@@ -490,3 +490,40 @@ def test_what_that_plan_mentions_is_a_question_of_its_own_about_it():
 def test_another_places_equivalent_is_the_previous_question_there():
     turns = chat("Under Vĩnh Linh's Plan 67, by when must the yearly results be reported?", "Hà Tĩnh's equivalent?")
     assert turns[1] == ("Under Hà Tĩnh's Plan, by when must the yearly results be reported?", True)
+
+
+def test_the_same_question_with_its_own_words_for_another_place_is_still_the_previous_one_there():
+    asked = "In Ha Tinh's 2022 co-op plan, which department directs localities to build high-tech co-op models?"
+    for message in ("same question for Quang Nam's 2020 letter?", "same thing in Quang Nam - who's on the hook there?"):
+        follow = rewrite(message, rewrite(asked, None, PLACES).turn, PLACES)
+        assert follow.kind == "locality"
+        assert "which department directs localities to build high-tech co-op models" in follow.question
+        assert "Quảng Nam" in follow.question and "Ha Tinh" not in follow.question
+
+
+def test_they_in_another_place_asks_the_previous_figure_there_naming_the_place_once():
+    turns = chat("Theo Kế hoạch 67-KH/HU của Huyện ủy Vĩnh Linh, đến năm 2030 toàn huyện có bao nhiêu hợp tác xã?",
+                 "Thế bên Kiên Giang họ đặt chỉ tiêu bao nhiêu?")
+    question, rewritten = turns[1]
+    assert rewritten and "toàn huyện có hợp tác xã ở Kiên Giang" in question
+    assert question.count("Kiên Giang") == 1 and "Vĩnh Linh" not in question
+
+
+def test_over_in_a_place_names_only_the_place():
+    turns = chat("Quang Nam's letter 2651 asks which newspaper to step up publicity on collective economy policy?",
+                 "what about over in Ha Tinh?")
+    assert turns[1] == ("Hà Tĩnh's letter asks which newspaper to step up publicity on collective economy policy?", True)
+
+
+def test_an_adverb_after_the_marker_introduces_nothing_the_pronoun_could_point_at():
+    first = rewrite("Which media outlets in Ha Tinh are responsible for publicising co-op policy?", None, PLACES)
+    follow = rewrite("and what exactly are they meant to set up?", first.turn, PLACES)
+    assert follow.kind == "intent" and follow.question.endswith(": what exactly are they meant to set up?")
+
+
+def test_han_may_typed_on_a_phone_asks_when():
+    first = rewrite("theo kh cua ubnd tinh ha tinh thi ubnd cap huyen gui bc nam cho so khdt cham nhat ngay nao",
+                    None, PLACES)
+    follow = rewrite("con o vinh linh, cac xa vs phong ban bc dinh ky gui huyen han may", first.turn, PLACES)
+    assert follow.turn.intent == "when"
+    assert follow.question == "o vinh linh, cac xa vs phong ban bc dinh ky gui huyen han may?"
