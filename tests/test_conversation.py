@@ -527,3 +527,14 @@ def test_han_may_typed_on_a_phone_asks_when():
     follow = rewrite("con o vinh linh, cac xa vs phong ban bc dinh ky gui huyen han may", first.turn, PLACES)
     assert follow.turn.intent == "when"
     assert follow.question == "o vinh linh, cac xa vs phong ban bc dinh ky gui huyen han may?"
+
+
+def test_a_question_with_words_of_its_own_is_not_overridden_by_the_previous_answers_duty(assistant):
+    # "quỹ đó" points back, so the Hà Tĩnh clause on converting the fund is the example; but
+    # "phòng nào lo hướng dẫn HTX vay vốn" says what is asked: Vĩnh Linh's mục 2.2 (guiding
+    # loans from the fund), which the example alone would put below mục 3.1.
+    turns = converse(assistant, "Trong kế hoạch của UBND tỉnh Hà Tĩnh, đơn vị nào được giao quản lý, điều hành Quỹ "
+                                "Hỗ trợ phát triển hợp tác xã?",
+                     "Quỹ này phải chuyển đổi mô hình hoạt động theo nghị định nào nhỉ?",
+                     "Vĩnh Linh thì phòng nào lo hướng dẫn HTX vay vốn quỹ đó?")
+    assert first_cited(turns[-1]) == ("vinh-linh-cv-ubnd-nn-2023", ["2", "2.2"])
