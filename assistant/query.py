@@ -294,8 +294,10 @@ def _find_abbreviations(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
 
 def _english_form(text: str) -> str:
     """Spelling variants folded away on both the glossary's and the question's side:
-    case, apostrophes ("people's" = "peoples"), hyphens, British -ise/-isation."""
+    case, apostrophes ("people's" = "peoples"), hyphens, slashes, British -ise/-isation."""
     text = fold(text).replace("\u2019", "'").replace("\u2018", "'").replace("'", "")
+    # "good/fair" is the glossary's "good or fair".
+    text = re.sub(r"(?<=[a-z])\s*/\s*(?=[a-z])", " or ", text)
     text = re.sub(r"[-\u2010\u2011\u2013\u2014/]", " ", text)
     return re.sub(r"(?<=\w)is(e|ed|es|ing|ation|ations|ational)\b", r"iz\1", text)
 

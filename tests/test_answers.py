@@ -293,3 +293,12 @@ def test_the_date_of_a_text_a_document_cites_is_not_answered_with_the_documents_
     assert not answer.answer.startswith("Văn bản do")
     assert answer.direct is None
     assert "Kết luận số 70-KL/TW ngày 09/3/2020" in answer.answer
+
+
+def test_english_chat_words_for_domain_duties_find_their_clauses(assistant):
+    # "chasing everyone up" is đôn đốc, "banks" are the tổ chức tín dụng the plan tells to lend.
+    chase = assistant.ask("Who's in charge of chasing everyone up on the plan in Hà Tĩnh?")
+    assert (chase.citations[0].doc_id, chase.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["IV", "2"])
+    banks = assistant.ask("Who in Ha Tinh is supposed to get the banks lending more to co-ops?")
+    assert not banks.abstained
+    assert (banks.citations[0].doc_id, banks.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.5"])

@@ -232,6 +232,10 @@ def test_glossary_matches_plurals_verb_forms_and_british_spelling():
     assert "cơ cấu tổ chức" in understand("Who advises on their organisational structure?").expansions
 
 
+def test_glossary_reads_a_slash_between_words_as_or():
+    assert {"tốt", "khá"} <= set(understand("What's Vĩnh Linh's good/fair figure for co-ops?").expansions)
+
+
 def test_glossary_matches_whole_words_only():
     expansions = understand("Who gets a refund for the landmark?").expansions
     assert "quỹ" not in expansions and "đất đai" not in expansions
