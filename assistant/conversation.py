@@ -49,13 +49,20 @@ _DOCUMENT_NOUNS = re.compile(r"\b(?:ke hoach|cong van|van ban|plans?|letters?|do
 # Question words: what a pronoun after them points at is not what they introduce.
 _QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "ai", "gi", "nao", "dau",
                    "sao", "bao"}
+# Nouns that, pointed at with "này/đó/vậy", stand for the whole previous question: "việc này",
+# "con số đó", "vụ này". Matched unaccented, where "nay"/"do" alone are too common to count.
+_SAME_NOUN_WORDS = r"kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le"
+_SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
+# Nouns for one matter the previous answer was about: "quỹ đó", "mô hình này". With its own
+# words, a question pointing at one is still a question of its own ("phòng nào lo hướng dẫn HTX
+# vay vốn quỹ đó?").
+_MATTER_NOUNS = rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau)"
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
-# does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text;
-# unaccented "nay"/"do" are too common alone, so they count only after a noun of the kind.
+# does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     r"|\b(?:này|đó|ấy)\b"
-    r"|\b(?:viec|nhiem vu|noi dung|ke hoach|van ban|cai|chuyen|muc tieu) (?:nay|do|ay)\b"
+    rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
 )
 # A pronoun that says or mentions stands for the document, not for what was asked about: "does
 # it say anything to the districts about cutting red tape?" is a question of its own about it.
@@ -68,8 +75,7 @@ _DOCUMENT_SPEAKS = re.compile(
 # its own about another place with one asks about the same matter there.
 _POINTS_BACK = re.compile(
     r"\b(?:này|đó|ấy)\b"
-    r"|\b(?:quy|viec|nhiem vu|noi dung|chinh sach|ke hoach|van ban|chuyen|muc tieu|chi tieu|bao cao|mo hinh"
-    r"|khoan|diem|yeu cau) (?:nay|do|ay)\b"
+    rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
     r"|\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model|target"
     r"|work|job|requirement|point|item|matter)s?\b"
 )
@@ -79,7 +85,7 @@ _POINTS_BACK = re.compile(
 # "same thing in Ha Tinh - who's on the hook there?").
 _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
-    r"|(?:kieu|viec|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le) (?:nay|do|vay)"
+    rf"|{_SAME_NOUNS} (?:nay|do|vay)"
     r"|like (?:that|this)|similar|the same|same (?:q|question|thing)|differently|that one|equivalent|counterpart"
     r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"

@@ -538,3 +538,10 @@ def test_a_question_with_words_of_its_own_is_not_overridden_by_the_previous_answ
                      "Quỹ này phải chuyển đổi mô hình hoạt động theo nghị định nào nhỉ?",
                      "Vĩnh Linh thì phòng nào lo hướng dẫn HTX vay vốn quỹ đó?")
     assert first_cited(turns[-1]) == ("vinh-linh-cv-ubnd-nn-2023", ["2", "2.2"])
+
+
+def test_vu_nay_typed_without_diacritics_points_back_at_the_previous_topic():
+    first = rewrite("phong nao chu tri kiem tra ra soat tinh hinh hoat dong cua htx o vinh linh", None, PLACES)
+    follow = rewrite("don vi nao phoi hop thuc hien vu nay", first.turn, PLACES)
+    assert follow.kind == "intent"
+    assert follow.question.startswith("Kiem tra ra soat tinh hinh hoat dong cua htx o Vinh Linh: ")
