@@ -396,10 +396,10 @@ def _word_count(text: str | None) -> int:
 
 def _same_matter_elsewhere(rewrite: Rewrite, previous: Turn) -> bool:
     here, before = rewrite.turn.locality, previous.locality
-    if rewrite.kind != "standalone" or not (here and before) or fold(here) == fold(before):
+    if rewrite.kind not in ("standalone", "question") or not (here and before) or fold(here) == fold(before):
         return False
     if points_back(rewrite.question):
-        return True                # "Ở Hà Tĩnh thì quỹ này do ai quản lý?"
+        return True                # "Ở Hà Tĩnh thì quỹ này do ai quản lý?", "còn ở ha tinh ai quan ly quy do"
     shared = _words(rewrite.question) & _words(previous.understood) - _words(here) - _words(before)
     return len(shared) >= SAME_MATTER_WORDS
 

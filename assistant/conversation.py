@@ -64,10 +64,14 @@ _REFERS_BACK = re.compile(
     r"|\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
 )
-# A pronoun that says or mentions stands for the document, not for what was asked about: "does
-# it say anything to the districts about cutting red tape?" is a question of its own about it.
+# A pronoun that says or mentions, or that a question is asked under, stands for the document,
+# not for what was asked about: "does it say anything to the districts about cutting red tape?"
+# is a question of its own about it.
 _DOCUMENT_SPEAKS = re.compile(
     r"\b(?:it|they)\s+(?:says?|mentions?|talks?|covers?|lists?|includes?|requires?|asks?)\b"
+    # "under that one, when do departments have to send in their yearly results?"
+    r"|\b(?:under|according to|theo)\s+(?:it|that|this|that one|this one|the same one"
+    r"|(?:kế hoạch|văn bản|công văn|ke hoach|van ban|cong van)\s+(?:này|đó|ấy|nay|do|ay))\b"
     r"|\b(?:nó|no|kế hoạch (?:này|đó|ấy)|ke hoach (?:nay|do|ay)|công văn (?:này|đó|ấy)|cong van (?:nay|do|ay)"
     r"|văn bản (?:này|đó|ấy)|van ban (?:nay|do|ay))\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|nêu|noi|nhac|de cap|neu)\b"
 )
@@ -522,9 +526,13 @@ def _refers_back(text: str) -> bool:
     # points at what the marker introduced, not back at the previous question.
     marker = _FOLLOW_UP_START.search(plain)
     introduced = plain[marker.end():pointer.start()] if marker and len(plain) == len(folded) else ""
+    if pointer.group() in ("their", "its") and len(plain) == len(folded):
+        # "when do departments and districts have to send in their yearly results?": a
+        # possessive belongs to what the question itself names before it.
+        introduced = plain[marker.end() if marker else 0:pointer.start()]
     # "and what exactly are they meant to set up?": a chat word introduces nothing.
     return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
-                   and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w+", introduced))
+                   and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w\w+", introduced))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

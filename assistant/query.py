@@ -122,6 +122,11 @@ _BASIS = re.compile(
     # "which action programme does Hà Tĩnh's plan put into effect?", "… does it also build on?"
     r"|\b(?:which|what)\b.*\b(?:put into effect|builds? on|gives? effect to|implement(?:s|ing)?)"
     r"(?:\s+(?:in|of|for)\s+\w+(?:\s+\w+)?)?\s*[?.!]*\s*$"
+    # Asked of a kind of text, the verb need not end the question: "Which provincial party action
+    # programme is Kien Giang's plan 251 carrying out, and what date is it?"
+    r"|\b(?:which|what)(?: [\w'-]+){0,3} (?:programmes?|programs?|resolutions?|conclusions?|directives?)\b"
+    r"(?: [\w'-]+){1,6} (?:carr(?:y|ies|ying) out|implement(?:s|ing)?|put(?:s|ting)? into effect"
+    r"|giv(?:e|es|ing) effect to|build(?:s|ing)? on)\b"
 )
 
 # "ai ban hành", "do Huyện ủy hay UBND ban hành", "ký ngày nào", "which body issued", "who's

@@ -302,3 +302,13 @@ def test_english_chat_words_for_domain_duties_find_their_clauses(assistant):
     banks = assistant.ask("Who in Ha Tinh is supposed to get the banks lending more to co-ops?")
     assert not banks.abstained
     assert (banks.citations[0].doc_id, banks.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.5"])
+
+
+def test_english_chat_words_for_reporting_problems_and_news_columns_are_understood(assistant):
+    # "flag" is phản ánh, "along the way" trong quá trình: the closing paragraph answers.
+    problems = assistant.ask("In Hà Tĩnh, if they run into problems along the way, who do they flag them to?")
+    assert not problems.abstained
+    assert (problems.citations[0].doc_id, problems.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["phần kết"])
+    columns = assistant.ask("In Ha Tinh, who runs the dedicated news sections promoting co-op policy?")
+    assert not columns.abstained
+    assert (columns.citations[0].doc_id, columns.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "1.2"])

@@ -545,3 +545,28 @@ def test_vu_nay_typed_without_diacritics_points_back_at_the_previous_topic():
     follow = rewrite("don vi nao phoi hop thuc hien vu nay", first.turn, PLACES)
     assert follow.kind == "intent"
     assert follow.question.startswith("Kiem tra ra soat tinh hinh hoat dong cua htx o Vinh Linh: ")
+
+
+def test_a_marked_question_about_another_place_pointing_back_is_matched_by_the_previous_answer(assistant):
+    # "quỹ đó" after a question on the fund's loans in Vĩnh Linh: Hà Tĩnh's Phụ lục 2.4 manages
+    # that fund, though "ai quản lý" alone ranks other managers first.
+    turns = converse(assistant, "theo cv cua ubnd huyen vinh linh nam 2023 thi phong nao huong dan htx vay von quy ho "
+                                "tro phat trien htx?", "con o ha tinh ai quan ly quy do")
+    assert first_cited(turns[-1]) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "2.4"])
+
+
+def test_a_question_asked_under_that_one_is_about_the_document_not_the_previous_topic():
+    first = rewrite("Which provincial party action programme is Hà Tĩnh's plan carrying out?", None, PLACES)
+    follow = rewrite("ok, under that one when do departments and districts have to send in their yearly results?",
+                     first.turn, PLACES)
+    assert follow.kind == "place"
+    assert follow.question == ("under that one when do departments and districts have to send in their yearly "
+                               "results in Hà Tĩnh?")
+
+
+def test_a_possessive_belongs_to_what_the_question_names_before_it():
+    first = rewrite("Under Vĩnh Linh's Plan 67, who leads the review of cooperatives?", None, PLACES)
+    own = rewrite("which communes have to finish their detailed plans first?", first.turn, PLACES)
+    assert own.kind == "place"
+    fragment = rewrite("when's their yearly report due?", first.turn, PLACES)
+    assert fragment.kind == "intent"
