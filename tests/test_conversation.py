@@ -570,3 +570,13 @@ def test_a_possessive_belongs_to_what_the_question_names_before_it():
     assert own.kind == "place"
     fragment = rewrite("when's their yearly report due?", first.turn, PLACES)
     assert fragment.kind == "intent"
+
+
+def test_a_bare_fragment_is_answered_from_the_clause_just_cited_not_its_neighbour(assistant):
+    # Rewritten, "by when?" reads "… tally the cooperative groups tổ hợp tác in Vĩnh Linh: by
+    # when?", whose own best match in both retrievers is mục 2.3; the clause just cited, mục 3.2,
+    # gives the time ("trong quý I năm 2023").
+    first, follow = converse(assistant, "In the 2023 Vĩnh Linh district letter, which office has to tally the "
+                                        "cooperative groups (tổ hợp tác) in the district?", "by when?")
+    assert first_cited(first) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
