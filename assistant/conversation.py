@@ -67,13 +67,12 @@ _REFERS_BACK = re.compile(
 # A pronoun that says or mentions, or that a question is asked under, stands for the document,
 # not for what was asked about: "does it say anything to the districts about cutting red tape?"
 # is a question of its own about it.
+_THIS_DOCUMENT = r"(?:kế hoạch|văn bản|công văn|ke hoach|van ban|cong van)\s+(?:này|đó|ấy|nay|do|ay)"
 _DOCUMENT_SPEAKS = re.compile(
     r"\b(?:it|they)\s+(?:says?|mentions?|talks?|covers?|lists?|includes?|requires?|asks?)\b"
     # "under that one, when do departments have to send in their yearly results?"
-    r"|\b(?:under|according to|theo)\s+(?:it|that|this|that one|this one|the same one"
-    r"|(?:kế hoạch|văn bản|công văn|ke hoach|van ban|cong van)\s+(?:này|đó|ấy|nay|do|ay))\b"
-    r"|\b(?:nó|no|kế hoạch (?:này|đó|ấy)|ke hoach (?:nay|do|ay)|công văn (?:này|đó|ấy)|cong van (?:nay|do|ay)"
-    r"|văn bản (?:này|đó|ấy)|van ban (?:nay|do|ay))\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|nêu|noi|nhac|de cap|neu)\b"
+    rf"|\b(?:under|according to|theo)\s+(?:it|that|this|that one|this one|the same one|{_THIS_DOCUMENT})\b"
+    rf"|\b(?:nó|no|{_THIS_DOCUMENT})\s+(?:có\s+|co\s+)?(?:nói|nhắc|đề cập|nêu|noi|nhac|de cap|neu)\b"
 )
 # A demonstrative that points at what was just discussed ("quỹ này", "that fund"): a question of
 # its own about another place with one asks about the same matter there.
@@ -384,10 +383,13 @@ def _replace_locality(question: str, old: str | None, new: str, language: str, p
 
 
 def _without_place(text: str, locality: str) -> str:
-    """`text` without where it names `locality` ("bên Vĩnh Linh", "in Ha Tinh")."""
-    place = _loose_regex(locality).pattern
-    lead = r"(?:ở|o|tại|tai|bên|ben|huyện|huyen|tỉnh|tinh|(?:over )?in|at|for)"
-    return re.sub(rf"(?:\b{lead}\s+)*(?:{place})(?:['’]s)?[,:;]?", " ", text, count=1, flags=re.IGNORECASE)
+    """`text` without where it names `locality` ("bên Vĩnh Linh", "over in Ha Tinh's")."""
+    plain = strip_diacritics(fold(text))
+    if len(plain) != len(text):
+        return text
+    lead, place = strip_diacritics(_LOCALITY_PREPOSITIONS), _loose_regex(strip_diacritics(locality)).pattern
+    found = re.search(rf"(?:\b(?:over\s+)?{lead}\s+)*{place}(?:['’]s)?[,:;]?", plain, re.IGNORECASE)
+    return text[:found.start()] + " " + text[found.end():] if found else text
 
 
 def _restore_words(text: str, restore: Callable[[str], str]) -> str:
@@ -524,12 +526,12 @@ def _refers_back(text: str) -> bool:
         return False
     # "what about the Standing Board members — what are they responsible for?": the pronoun
     # points at what the marker introduced, not back at the previous question.
+    # A possessive belongs to what the question itself names before it: "when do departments and
+    # districts have to send in their yearly results?"
     marker = _FOLLOW_UP_START.search(plain)
-    introduced = plain[marker.end():pointer.start()] if marker and len(plain) == len(folded) else ""
-    if pointer.group() in ("their", "its") and len(plain) == len(folded):
-        # "when do departments and districts have to send in their yearly results?": a
-        # possessive belongs to what the question itself names before it.
-        introduced = plain[marker.end() if marker else 0:pointer.start()]
+    possessive = pointer.group() in ("their", "its")
+    start = marker.end() if marker else (0 if possessive else None)
+    introduced = plain[start:pointer.start()] if start is not None and len(plain) == len(folded) else ""
     # "and what exactly are they meant to set up?": a chat word introduces nothing.
     return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
                    and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w\w+", introduced))
