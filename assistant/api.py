@@ -110,7 +110,6 @@ class Example(BaseModel):
     # word of its own ("who is the president of France?" has two), not a new question.
     about_shown: bool = False
     weight: float = EXAMPLE_WEIGHT
-    source: str | None = None         # chunk id of the clause the example is taken from
 
 
 class FollowUp(BaseModel):
@@ -121,7 +120,9 @@ class FollowUp(BaseModel):
     rewrite: Rewrite
     after_answer: bool                # the previous message was answered, not refused
     example: Example | None = None    # the previous answer's duty, to match by example
-    shown: str | None = None          # chunk id of the clause just cited, for a question about the chat's place
+    # Chunk id of the clause just cited, put first when it ranks near the top: for a question
+    # about the chat's place, or a bare fragment about that clause (Example.about_shown).
+    shown: str | None = None
     document: str | None = None       # doc id of the previous answer, for a follow-up in the same place
 
     def own_words(self) -> str | None:
@@ -211,10 +212,8 @@ class Assistant:
             candidates = self._with_example(candidates, example, filters)
             if example.dated_by:
                 candidates = _first(candidates, self.retriever.chunk(example.dated_by))
-        if example is not None and example.about_shown and not example.dated_by \
-                and example.source in [h.chunk.chunk_id for h in candidates[:FRAGMENT_SHOWN_WINDOW]]:
-            candidates = _first(candidates, self.retriever.chunk(example.source))
-        if shown is not None and shown in [h.chunk.chunk_id for h in candidates[:SHOWN_CLAUSE_WINDOW]]:
+        window = FRAGMENT_SHOWN_WINDOW if example is not None and example.about_shown else SHOWN_CLAUSE_WINDOW
+        if shown is not None and shown in [h.chunk.chunk_id for h in candidates[:window]]:
             candidates = _first(candidates, self.retriever.chunk(shown))
         hits = candidates[:k]
         citations = [self.cite(h) for h in hits]
@@ -237,10 +236,13 @@ class Assistant:
         earlier = self.conversations.get(conversation_id).turns
         previous = earlier[-1] if earlier else None
         rewrite = self._rewrite(text, earlier)
-        shown = previous.chunk_ids[0] if rewrite.kind == "place" and previous and previous.chunk_ids else None
+        example = self._example_for(rewrite, previous)
+        # A fragment whose duty is dated by an enclosing clause is answered from that one instead.
+        fragment = example is not None and example.about_shown and not example.dated_by
+        shown = previous.chunk_ids[0] if (rewrite.kind == "place" or fragment) and previous and previous.chunk_ids \
+            else None
         follow_up = None if previous is None else FollowUp(
-            message=text, rewrite=rewrite, after_answer=bool(previous.chunk_ids),
-            example=self._example_for(rewrite, previous), shown=shown,
+            message=text, rewrite=rewrite, after_answer=bool(previous.chunk_ids), example=example, shown=shown,
             document=previous.doc_ids[0] if previous.doc_ids and rewrite.kind in SAME_DOCUMENT_KINDS else None)
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters, follow_up)
         answer.question = text
@@ -279,8 +281,8 @@ class Assistant:
             example = follow_up.example
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
-            words = sum(len(w) >= 2 for w in (own or "").split())
-            if not ((example is not None and example.about_shown) or (words >= RESCUE_WORDS and grounded())):
+            if not ((example is not None and example.about_shown)
+                    or (_word_count(own, letters=2) >= RESCUE_WORDS and grounded())):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:
@@ -332,7 +334,7 @@ class Assistant:
         duty = max(split_bullets(strip_number(chunk.text)) or [chunk.text], key=lambda b: relevance.score(tokens, b))
         dated_by = self._dating_clause(chunk) if rewrite.kind == "intent" and rewrite.turn.intent == "when" else None
         weight = EXAMPLE_WEIGHT if _word_count(rewrite.own_topic) < OWN_MATTER_WORDS else OWN_MATTER_EXAMPLE_WEIGHT
-        return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by, weight=weight, source=chunk.chunk_id,
+        return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by, weight=weight,
                        about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality
                        and _word_count(rewrite.own_topic) < 2)
 
@@ -399,8 +401,9 @@ def _prefer_document(hits: list[Hit], doc_id: str, bonus: float) -> list[Hit]:
     return sorted(lifted, key=lambda h: -h.score)
 
 
-def _word_count(text: str | None) -> int:
-    return sum(len(w) >= 3 for w in (text or "").split())
+def _word_count(text: str | None, letters: int = 3) -> int:
+    """How many words of at least `letters` letters `text` has."""
+    return sum(len(w) >= letters for w in (text or "").split())
 
 
 def _same_matter_elsewhere(rewrite: Rewrite, previous: Turn) -> bool:
