@@ -1,7 +1,7 @@
 """When to say "the documents do not answer this" instead of quoting the nearest clause.
 
 Retrieval always returns *something*; an officer must never receive a clause about
-cooperative funds as the answer to "what is the weather in Hà Nội". Three independent
+cooperative funds as the answer to "what is the weather in Hà Nội". Four independent
 signals, each measured on evals/questions.jsonl (96 answerable questions, 14 that are not):
 
 1. **Another place.** The question names a province the corpus has no document for
@@ -24,7 +24,14 @@ signals, each measured on evals/questions.jsonl (96 answerable questions, 14 tha
    without a foreign place: 0.43 at the highest (oos06 "personal income tax", which the
    third signal refuses), then 0.20 (oos08 "today's USD to VND exchange rate"). Threshold 0.4.
 
-3. **Weak retrieval evidence** — Hit.dense_similarity and Hit.lexical_score: the best
+3. **No sum of money.** A question that asks how much money ("lệ phí … bao nhiêu tiền?",
+   "what is the maximum loan …?", `Query.asks_money`) is answered only by a clause that
+   states one; the five plans state none, so the nearest clause's target ("từ 02 đến 03 hợp
+   tác xã") would otherwise be quoted as the sum. No answerable question of the eval sets
+   (questions, conversations, laws) or of ALQAC asks for money; the signal refused 12 of 36
+   out-of-corpus questions naming a corpus place that the other signals let through.
+
+4. **Weak retrieval evidence** — Hit.dense_similarity and Hit.lexical_score: the best
    cosine similarity among the candidates below 0.85 *and* the best BM25 score below 10.
    Answerable questions never have both (lowest similarity 0.845 came with BM25 20.0;
    lowest BM25 7.8 with similarity 0.871); 10 of the 14 unanswerable ones do. The
@@ -61,6 +68,10 @@ NO_HITS = "no_hits"
 OTHER_PLACE = "other_place"
 OFF_TOPIC = "off_topic"
 WEAK_EVIDENCE = "weak_evidence"
+NO_AMOUNT = "no_amount"
+
+# A sum of money as a text states it: "100 triệu đồng", "2,5 tỷ", "50.000 đồng" (not "20 tỷ lệ").
+_MONEY_FIGURE = re.compile(r"\d[\d.,]*\s*(?:(?:triệu|tỷ|nghìn|ngàn)\s*)?(?:đồng|vnđ|vnd|usd)\b|\d[\d.,]*\s*(?:triệu|tỷ)\b(?!\s*lệ)")
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,10 @@ def _glossary_stems() -> frozenset[str]:
     return frozenset(stems)
 
 
+# How many of the best clauses may state the sum asked for: the answer cites as many.
+_FIGURE_TOP = 5
+
+
 class Abstainer:
     def __init__(self, chunks: Iterable[Chunk], documents: Mapping[str, DocumentMeta],
                  config: AbstentionConfig | None = None, token_counts: TokenCounts | None = None) -> None:
@@ -274,6 +289,9 @@ class Abstainer:
         if coverage is not None and coverage < minimum:
             verdict.abstain, verdict.reason = True, OFF_TOPIC
             return verdict
+        if query.asks_money and not any(_MONEY_FIGURE.search(fold(h.chunk.text)) for h in candidates[:_FIGURE_TOP]):
+            verdict.abstain, verdict.reason = True, NO_AMOUNT
+            return verdict
         if query.asks_issuer and (query.localities or query.document_numbers or query.document_kinds):
             # "who issued that one, and when in Kiên Giang?" has few words to match, but names a
             # document the corpus holds, whose header answers.
@@ -318,6 +336,9 @@ def coverage_message(verdict: Verdict, language: str, documents: list[DocumentMe
         where = ", ".join(verdict.places)
         lines.append(f"The documents I have do not cover {where}, so I cannot answer this question." if en
                      else f"Kho văn bản không có văn bản nào của {where} nên không trả lời được câu hỏi này.")
+    elif verdict.reason == NO_AMOUNT:
+        lines.append("The documents I have state no sum of money for this, so I cannot answer it." if en
+                     else "Các văn bản hiện có không nêu số tiền nào cho nội dung này nên không trả lời được.")
     else:
         lines.append("The documents I have do not answer this question." if en
                      else "Các văn bản hiện có không trả lời được câu hỏi này.")

@@ -52,6 +52,9 @@ class Query(BaseModel):
     # Asks who issued a document or when: its opening paragraph names the issuer, and the answer
     # names the document with its issuer and date ("Kế hoạch do ai ban hành?", "Who's behind the letter?").
     asks_issuer: bool = False
+    # Asks for a sum of money ("lệ phí … bao nhiêu tiền?", "how much does the fund lend?"): only
+    # a clause that states one answers, and the abstainer checks there is one.
+    asks_money: bool = False
 
 
 def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
@@ -102,6 +105,7 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
         document_kinds=_find_document_kinds(text),
         asks_basis=bool(_BASIS.search(folded)),
         asks_issuer=_asks_issuer(folded),
+        asks_money=bool(_MONEY_QUESTION.search(folded)),
     )
 
 
@@ -142,6 +146,21 @@ _ISSUER = re.compile(
     r"|\b(?:issue|issuing|signing) date\b"
     r"|\b(?:ke hoach|cong van|van ban|nghi quyet|ket luan)(?: \w+){0,3} (?:ra )?ngay (?:nao|bao nhieu)\b"
 )
+# A sum of money asked for, on the folded unaccented question. Not "how much of the population"
+# or "bao nhiêu HTX được vay vốn" (shares and counts), so a money word or verb must be asked about.
+_MONEY_QUESTION = re.compile(
+    r"\bbao nhieu (?:tien|dong)\b|\b(?:bao nhieu|may) (?:trieu|ty)\b(?! le)|\b(?:trieu|ty) dong\b"
+    # A money word asked how much of ("lệ phí … là bao nhiêu?"), not when it is paid. ("luong"
+    # alone may be "lượng": "số lượng HTX bao nhiêu" asks a count.)
+    r"|\b(?:le phi|hoc phi|phi dang ky|tien luong|muc luong|muc phat|phu cap|kinh phi|lai suat cho vay)\b"
+    r"(?: \w+){0,8} (?:bao nhieu|may)\b"
+    r"|\bhow much (?:money|funding|funds?|cash|capital|budget|does|did|do|will|would|can|could|is|are|was|were)\b"
+    r"[^?]*\b(?:money|funding|funds?|budget|pay|paid|costs?|charged?|lend|lent|loans?|spend|spent|earn|get|gets"
+    r"|receive|received|allocated?|fees?|fines?|worth)\b"
+    r"|\b(?:what|which)(?: [\w-]+){0,2} (?:budget|fees?|prices?|salary|salaries|wages?|allowances?|fines?)\b"
+    r"|\b(?:maximum|minimum|max|min) (?:loan|amount|wage|salary)\b|\bin (?:vnd|usd|dong)\b"
+)
+
 # Duties that end in an issued text: "Phòng nào tham mưu UBND huyện ban hành?".
 _DRAFTS = re.compile(r"\b(?:tham muu|chu tri|trinh|de xuat|xay dung|soan thao|advis\w*|draft\w*|propos\w*)\b")
 

@@ -211,6 +211,31 @@ def test_english_chat_wording_finds_the_clause_not_a_refusal(assistant, question
     assert (answer.citations[0].doc_id, answer.citations[0].clause) == ("ha-tinh-kh-ubnd-2022", clause)
 
 
+@pytest.mark.parametrize("question, refusal", [
+    # The nearest clause's figure ("từ 02 đến 03 hợp tác xã") was quoted as the fee.
+    ("Lệ phí đăng ký thành lập hợp tác xã ở huyện Vĩnh Linh là bao nhiêu tiền?", "không nêu số tiền"),
+    ("giam doc htx o huyen vinh linh dc huong phu cap bao nhieu 1 thang", "không nêu số tiền"),
+    ("What is the maximum loan a cooperative in Ha Tinh can get from the support fund?", "state no sum of money"),
+])
+def test_a_sum_of_money_the_plans_do_not_state_is_refused_not_quoted_from_a_target(assistant, question, refusal):
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert refusal in answer.answer.split("\n")[0]
+
+
+def test_a_clause_that_states_the_sum_lets_the_money_question_through(assistant):
+    from assistant.abstain import Abstainer
+
+    question = "Mỗi hợp tác xã thành lập mới ở Vĩnh Linh được hỗ trợ bao nhiêu tiền?"
+    abstainer = Abstainer(assistant.retriever.chunks, {m.doc_id: m for m in assistant.documents()})
+    query = assistant.retriever.understand(question)
+    hits = assistant.search(question)
+    assert abstainer.decide(query, hits).abstain
+    best = hits[0].chunk
+    stated = hits[0].model_copy(update={"chunk": best.model_copy(update={"text": best.text + " Mức hỗ trợ 30 triệu đồng."})})
+    assert not abstainer.decide(query, [stated, *hits[1:]]).abstain
+
+
 def test_a_known_province_is_not_mistaken_for_another_place(assistant):
     answer = assistant.ask("Ở Quảng Trị, huyện Vĩnh Linh phấn đấu đến năm 2030 có bao nhiêu hợp tác xã?")
     assert not answer.abstained

@@ -330,3 +330,22 @@ def test_a_document_named_by_its_type_is_recognised(question, kinds):
 ])
 def test_a_question_about_who_issued_a_document_is_recognised(question, asks):
     assert understand(question).asks_issuer is asks
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Lệ phí đăng ký thành lập hợp tác xã là bao nhiêu tiền?", True),
+    ("htx moi thanh lap duoc ho tro bao nhieu trieu", True),
+    ("giam doc htx dc huong phu cap bao nhieu 1 thang", True),
+    ("How much does the province pay farmers per hectare?", True),
+    ("What is the maximum loan a cooperative can get?", True),
+    ("What total budget did Quang Nam allocate to co-op support?", True),
+    # Counts and shares, and a money word asked when, are not sums asked for.
+    ("Đến năm 2030 có bao nhiêu HTX được vay vốn?", False),
+    ("số lượng HTX bao nhiêu", False),
+    ("uu tien phat trien o may xa", False),
+    ("Đương sự nộp tiền tạm ứng án phí, lệ phí khi nào?", False),
+    ("how much of the population should join collective economic organisations?", False),
+    ("Who must set aside provincial budget funds each year for cooperative support policies?", False),
+])
+def test_a_question_asking_for_a_sum_of_money_is_recognised(question, asks):
+    assert understand(question).asks_money is asks
