@@ -158,8 +158,8 @@ class Rewrite(BaseModel):
 
 def analyse(message: str, known_localities: list[str]) -> Turn:
     """Split a question into cue, topic and locality."""
-    text = normalize_text(message).strip()
-    query = understand(text, known_localities)
+    query = understand(normalize_text(message).strip(), known_localities)
+    text = query.original          # chat shorthand spelled out: "thi bn" → "thi bao nhieu"
     localities, spans = _find_localities(text, known_localities)
     # "and in Vĩnh Linh's Plan 67?" names a place and a document, no topic.
     spans = [(start, end + len(m.group())) if (m := re.match(r"['’]s\b", text[end:])) else (start, end)

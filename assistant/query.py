@@ -68,6 +68,12 @@ def understand(question: str, known_localities: Iterable[str] = ()) -> Query:
     abbreviation_hits = _find_abbreviations(text)
     names = locality_spans + [(start, end) for start, end, _ in abbreviation_hits]
     language = _detect_language(text, names)
+    if language == "vi" and (spelled := spell_out_shorthand(text)) != text:
+        # The words, not the phone's shorthand, are what the cues, the coverage check and
+        # both retrievers know: "toi 2030 tong cong dc khoang bn htx" asks how many.
+        text = spelled
+        localities, locality_spans = _find_localities(text, known_localities)
+        abbreviation_hits = _find_abbreviations(text)
     glossary_hits = _find_glossary_terms(text, english_question=language == "en")
 
     expansions: list[str] = []
@@ -383,6 +389,21 @@ _ENGLISH_WORDS = frozenset(
     whose when where why how that this these those there their its it each every many much any all
     more most than""".split()
 )
+
+
+# Chat shorthand of Vietnamese typed on a phone, spelled out (unaccented, as it is typed).
+# Not "bh" (bảo hiểm or bao giờ), "dk" (đăng ký or điều kiện), "ng", "vs": each has two readings.
+_SHORTHAND = {"bn": "bao nhieu", "dc": "duoc", "đc": "được", "ko": "khong", "k": "khong", "khg": "khong",
+              "hok": "khong", "j": "gi", "ntn": "nhu the nao", "bgio": "bao gio", "cx": "cung"}
+# "k" after a figure is a thousand ("50k"), and "bn ơi" is "bạn ơi".
+_SHORTHAND_WORD = re.compile(
+    r"(?<![\w.,])(?<!\d )(?:" + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
+    + r")(?!\w)(?!\s+(?:ơi|oi)\b)", re.IGNORECASE)
+
+
+def spell_out_shorthand(text: str) -> str:
+    """`text` with Vietnamese chat shorthand spelled out: "bn" → "bao nhieu", "dc" → "duoc"."""
+    return _SHORTHAND_WORD.sub(lambda m: _SHORTHAND[m.group().lower()], text)
 
 
 def _detect_language(text: str, names: list[tuple[int, int]]) -> str:

@@ -351,6 +351,16 @@ def test_chat_wording_that_a_first_question_would_be_refused_for_is_answered_in_
     assert "khoảng 85 - 90 hợp tác xã" in follow.answer
 
 
+def test_phone_shorthand_in_a_follow_up_is_read_as_the_words_it_stands_for(assistant):
+    # "dc" (được) and "bn" (bao nhiêu) mid-message: as shorthand the message asked nothing and
+    # was refused; spelled out it asks how many, about Plan 67's targets.
+    _, follow = converse(assistant, "ke hoach 67 cua huyen uy vinh linh muc tieu moi nam thanh lap moi bao nhieu htx",
+                         "toi 2030 tong cong dc khoang bn htx")
+    assert not follow.abstained and follow.intent == "how_many"
+    assert first_cited(follow) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
+    assert "khoảng 85 - 90 hợp tác xã" in follow.answer
+
+
 def test_a_follow_up_in_the_same_place_stays_with_the_document_that_answered(assistant):
     # Vĩnh Linh's letter (mục 3.1) also counts tổ hợp tác; the chat is about Plan 67's targets.
     *_, last = converse(assistant, "Theo Kế hoạch 67-KH/HU của Ban Thường vụ Huyện ủy Vĩnh Linh, đến năm 2030 toàn "

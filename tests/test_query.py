@@ -349,3 +349,16 @@ def test_a_question_about_who_issued_a_document_is_recognised(question, asks):
 ])
 def test_a_question_asking_for_a_sum_of_money_is_recognised(question, asks):
     assert understand(question).asks_money is asks
+
+
+@pytest.mark.parametrize("question, spelled", [
+    ("toi 2030 tong cong dc khoang bn htx", "toi 2030 tong cong duoc khoang bao nhieu htx"),
+    ("co uu tien dia ban nao k", "co uu tien dia ban nao khong"),
+    ("ai phu trach j o vinh linh", "ai phu trach gi o vinh linh"),
+    # "50k" is fifty thousand, "bn ơi" is "bạn ơi", and English keeps its words.
+    ("phi 50k dc ko", "phi 50k duoc khong"),
+    ("bn oi cho hoi htx", "bn oi cho hoi htx"),
+    ("What about Ha Tinh vs Kien Giang?", "What about Ha Tinh vs Kien Giang?"),
+])
+def test_phone_shorthand_is_spelled_out_in_vietnamese_questions(question, spelled):
+    assert understand(question).original == spelled
