@@ -56,14 +56,21 @@ _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 # Nouns for one matter the previous answer was about: "quỹ đó", "mô hình này". With its own
 # words, a question pointing at one is still a question of its own ("phòng nào lo hướng dẫn HTX
 # vay vốn quỹ đó?").
-_MATTER_NOUNS = rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau)"
+_MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau"
+                 # the agency the previous answer named: "sở đó", "phòng này", "cơ quan đó"
+                 r"|so|phong|co quan|don vi|nganh)")
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
 # does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
+    # "họ" is "they"; unaccented only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
+    r"|\bhọ\b|\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu)\b"
     r"|\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
 )
+# A message that opens with a preposition and a question word finishes the previous question:
+# "to which production standards?", "with whom?", "under what rules?".
+_CONTINUES = re.compile(r"^\s*(?:to|for|with|by|from|under|through|via|against|according to)\s+(?:which|what|whom)\b")
 # A pronoun that says or mentions, or that a question is asked under, stands for the document,
 # not for what was asked about: "does it say anything to the districts about cutting red tape?"
 # is a question of its own about it.
@@ -80,7 +87,7 @@ _POINTS_BACK = re.compile(
     r"\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
     r"|\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model|target"
-    r"|work|job|requirement|point|item|matter)s?\b"
+    r"|work|job|requirement|point|item|matter|department|office|agency|body|unit)s?\b"
 )
 # Words that say "the same as before": with another place named, the message asks the previous
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
@@ -521,6 +528,8 @@ def points_back(text: str) -> bool:
 def _refers_back(text: str) -> bool:
     folded = _DOCUMENT_SPEAKS.sub(lambda m: "_" * len(m.group()), fold(text))
     plain = strip_diacritics(folded)
+    if _CONTINUES.match(strip_diacritics(fold(_without_markers(text)))):
+        return True
     pointer = _REFERS_BACK.search(folded) or _REFERS_BACK.search(plain)
     if pointer is None:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
@@ -98,6 +99,23 @@ def test_a_question_that_points_back_with_that_or_nay_asks_about_the_previous_to
     # A relative "that" inside a question of its own is no pointer back.
     assert chat("Ai phụ trách giải thể HTX ở Vĩnh Linh?",
                 "Which office in Hà Tĩnh runs the fund that lends to cooperatives?")[1][1] is False
+
+
+@pytest.mark.parametrize("first, follow_up, understood", [
+    # "họ" is "they", as "they" is in English.
+    ("Ai phụ trách xúc tiến thương mại cho HTX ở Hà Tĩnh?", "cụ thể họ phải làm gì?",
+     "Xúc tiến thương mại cho HTX ở Hà Tĩnh: cụ thể họ phải làm gì?"),
+    # The agency the answer named: "sở đó", "that department".
+    ("so nao o ha tinh lo xuc tien thuong mai cho htx", "so do cu the phai lam nhung gi",
+     "Lo xuc tien thuong mai cho htx o Ha Tinh: so do cu the phai lam nhung gi?"),
+    ("Which department in Hà Tĩnh leads trade promotion for co-ops?", "what must that department report?",
+     "Leads trade promotion for co-ops in Hà Tĩnh: what must that department report?"),
+    # A preposition and a question word finish the previous question.
+    ("In Ha Tinh, who trains co-ops on registering trademarks for their products?", "to which production standards?",
+     "Trains co-ops on registering trademarks for their products in Hà Tĩnh: to which production standards?"),
+])
+def test_they_that_agency_and_a_finishing_phrase_ask_about_the_previous_topic(first, follow_up, understood):
+    assert chat(first, follow_up)[1] == (understood, True)
 
 
 def test_another_place_and_its_document_replace_both():
