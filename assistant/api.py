@@ -281,7 +281,11 @@ class Assistant:
             example = follow_up.example
             # "hạn chót vụ này là khi nào?" asks about the clause just cited, which answered;
             # its few words of its own are no sign that the corpus is silent.
-            if not ((example is not None and example.about_shown)
+            # So does a bare fragment or place that asks the answered question again, anywhere:
+            # "con kien giang thi tinh dat bao nhieu" carries the previous question's chat wording
+            # ("toi 2030 ca huyen co tong cong"), which the vocabulary check was not made for.
+            bare = follow_up.rewrite.kind in ("intent", "locality") and _word_count(own, letters=2) < RESCUE_WORDS
+            if not ((example is not None and example.about_shown) or bare
                     or (_word_count(own, letters=2) >= RESCUE_WORDS and grounded())):
                 return
             verdict.abstain, verdict.reason = False, None

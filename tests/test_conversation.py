@@ -369,6 +369,15 @@ def test_chat_wording_that_a_first_question_would_be_refused_for_is_answered_in_
     assert "khoảng 85 - 90 hợp tác xã" in follow.answer
 
 
+def test_the_answered_question_asked_again_elsewhere_in_chat_wording_is_answered_not_refused(assistant):
+    # The rewrite carries the previous turn's chat wording ("toi 2030 ca huyen co tong cong"), which
+    # the vocabulary check made for first questions refuses; the message adds nothing of its own.
+    *_, last = converse(assistant, "kh 67 cua huyen uy vinh linh den 2030 co tong cong bao nhieu htx",
+                        "toi 2030 ca huyen co tong cong bao nhieu htx", "con kien giang thi tinh dat bao nhieu")
+    assert not last.abstained
+    assert first_cited(last) == ("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])
+
+
 def test_phone_shorthand_in_a_follow_up_is_read_as_the_words_it_stands_for(assistant):
     # "dc" (được) and "bn" (bao nhiêu) mid-message: as shorthand the message asked nothing and
     # was refused; spelled out it asks how many, about Plan 67's targets.
