@@ -71,6 +71,10 @@ _REFERS_BACK = re.compile(
 # A message that opens with a preposition and a question word finishes the previous question:
 # "to which production standards?", "with whom?", "under what rules?".
 _CONTINUES = re.compile(r"^\s*(?:to|for|with|by|from|under|through|via|against|according to)\s+(?:which|what|whom)\b")
+# "ở huyện đó", "bên đó", "tỉnh này": the chat's place again, not the matter asked about.
+_THE_PLACE_AGAIN = re.compile(
+    r"\b(?:(?:ở|tại|bên|o|tai|ben)\s+(?:(?:huyện|tỉnh|xã|địa phương|địa bàn|huyen|tinh|xa|dia phuong|dia ban)\s+)?"
+    r"|(?:huyện|tỉnh|địa phương|địa bàn|huyen|tinh|dia phuong|dia ban)\s+)(?:này|đó|ấy|nay|do|ay)\b")
 # A pronoun that says or mentions, or that a question is asked under, stands for the document,
 # not for what was asked about: "does it say anything to the districts about cutting red tape?"
 # is a question of its own about it.
@@ -527,6 +531,7 @@ def points_back(text: str) -> bool:
 
 def _refers_back(text: str) -> bool:
     folded = _DOCUMENT_SPEAKS.sub(lambda m: "_" * len(m.group()), fold(text))
+    folded = _THE_PLACE_AGAIN.sub(lambda m: "_" * len(m.group()), folded)
     plain = strip_diacritics(folded)
     if _CONTINUES.match(strip_diacritics(fold(_without_markers(text)))):
         return True

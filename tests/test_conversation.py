@@ -118,6 +118,15 @@ def test_they_that_agency_and_a_finishing_phrase_ask_about_the_previous_topic(fi
     assert chat(first, follow_up)[1] == (understood, True)
 
 
+def test_that_district_is_the_chats_place_not_a_pointer_at_the_previous_matter():
+    # "ở huyện đó" names where, so the message is a question of its own, asked about that place.
+    turns = chat("Kế hoạch 67 của Huyện ủy Vĩnh Linh đặt chỉ tiêu tỷ lệ HTX xếp loại tốt, khá là bao nhiêu?",
+                 "Thế ở huyện đó ai chủ trì rà soát, phân loại HTX, theo thông tư nào?")
+    question, rewritten = turns[1]
+    assert rewritten and question.startswith("ở huyện đó ai chủ trì rà soát, phân loại HTX")
+    assert "tốt, khá" not in question
+
+
 def test_another_place_and_its_document_replace_both():
     turns = chat("In Kiên Giang's Plan 251, which organisation is the core of the collective economy?",
                  "and in Vĩnh Linh's Plan 67?")
