@@ -387,6 +387,16 @@ def test_the_answered_question_asked_again_elsewhere_in_chat_wording_is_answered
     assert first_cited(last) == ("kien-giang-kh-251-ubnd-2023", ["II", "2", "a"])
 
 
+def test_funds_allocated_are_sources_of_money_not_the_support_fund(assistant):
+    # "allocating funds" is phân bổ … nguồn vốn (Phòng Tài chính - Kế hoạch, mục 3.2), not the
+    # Quỹ hỗ trợ phát triển HTX that Phòng Nông nghiệp helps co-ops borrow from (mục 2.2).
+    _, follow = converse(assistant, "In Quang Nam's letter 2651, which department sets aside money in the annual "
+                                    "provincial budget for co-op support policies?",
+                         "what about Vinh Linh district, who's in charge of allocating funds to support co-ops there?")
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+    assert "Phòng Tài chính - Kế hoạch" in follow.answer
+
+
 def test_phone_shorthand_in_a_follow_up_is_read_as_the_words_it_stands_for(assistant):
     # "dc" (được) and "bn" (bao nhiêu) mid-message: as shorthand the message asked nothing and
     # was refused; spelled out it asks how many, about Plan 67's targets.
