@@ -395,9 +395,10 @@ _ENGLISH_WORDS = frozenset(
 # Not "bh" (bảo hiểm or bao giờ), "dk" (đăng ký or điều kiện), "ng", "vs": each has two readings.
 _SHORTHAND = {"bn": "bao nhieu", "dc": "duoc", "đc": "được", "ko": "khong", "k": "khong", "khg": "khong",
               "hok": "khong", "j": "gi", "ntn": "nhu the nao", "bgio": "bao gio", "cx": "cung"}
-# "k" after a figure is a thousand ("50k"), and "bn ơi" is "bạn ơi".
+# "k" after a figure is a thousand ("50k"), after "điểm" a point of a clause ("điểm k khoản 1");
+# "bn ơi" is "bạn ơi".
 _SHORTHAND_WORD = re.compile(
-    r"(?<![\w.,])(?<!\d )(?:" + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
+    r"(?<![\w.,])(?<!\d )(?<!điểm )(?<!diem )(?:" + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
     + r")(?!\w)(?!\s+(?:ơi|oi)\b)", re.IGNORECASE)
 
 

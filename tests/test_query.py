@@ -358,6 +358,7 @@ def test_a_question_asking_for_a_sum_of_money_is_recognised(question, asks):
     # "50k" is fifty thousand, "bn ơi" is "bạn ơi", and English keeps its words.
     ("phi 50k dc ko", "phi 50k duoc khong"),
     ("bn oi cho hoi htx", "bn oi cho hoi htx"),
+    ("điểm k khoản 1 Điều 4 quy định gì", "điểm k khoản 1 Điều 4 quy định gì"),
     ("What about Ha Tinh vs Kien Giang?", "What about Ha Tinh vs Kien Giang?"),
 ])
 def test_phone_shorthand_is_spelled_out_in_vietnamese_questions(question, spelled):
