@@ -37,6 +37,7 @@ chromium:
 
 eval: index
 	$(BIN)/htx eval evals/questions.jsonl --index $(INDEX_DIR)
+	$(BIN)/htx eval evals/out_of_scope_places.jsonl --index $(INDEX_DIR)
 
 clean:
 	rm -rf .htx
