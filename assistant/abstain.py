@@ -28,8 +28,9 @@ signals, each measured on evals/questions.jsonl (96 answerable questions, 14 tha
    "what is the maximum loan …?", `Query.asks_money`) is answered only by a clause that
    states one; the five plans state none, so the nearest clause's target ("từ 02 đến 03 hợp
    tác xã") would otherwise be quoted as the sum. No answerable question of the eval sets
-   (questions, conversations, laws) or of ALQAC asks for money; the signal refused 12 of 36
-   out-of-corpus questions naming a corpus place that the other signals let through.
+   (questions, conversations, laws) or of ALQAC asks for money; of the out-of-corpus questions
+   naming a corpus place (evals/out_of_scope_places.jsonl) it refused 11 of the first 36, which
+   it was written against, and 5 of the second 36, which nobody read, that the others let through.
 
 4. **Weak retrieval evidence** — Hit.dense_similarity and Hit.lexical_score: the best
    cosine similarity among the candidates below 0.85 *and* the best BM25 score below 10.
