@@ -229,6 +229,9 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
     if elsewhere and _LIKE_BEFORE.search(folded):
         return _in_another_place(turn, previous, turn.locality)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
+    if has_topic and elsewhere and _place_then_question(turn.question, turn.locality):
+        # "kien giang thi sao, ho dat muc bn": the same matter in the place named first.
+        refers_back = True
     if refers_back:
         # "who has to make sure of that?": words of its own, about the previous topic.
         has_topic = False
@@ -549,6 +552,29 @@ def _refers_back(text: str) -> bool:
     # "and what exactly are they meant to set up?": a chat word introduces nothing.
     return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
                    and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w\w+", introduced))
+
+
+# What may come before and after a place named first: "what about (down in) Vinh Linh district,",
+# "còn bên Kiên Giang thì sao,".
+_PLACE_LEADS = {"and", "but", "so", "ok", "okay", "what", "about", "how", "con", "the", "va", "vay", "nhung", "ben",
+                "o", "tai", "in", "over", "down", "at", "for", "huyen", "tinh"}
+_PLACE_THEN = re.compile(r"^(?:\s*(?:district|province|huyen|tinh|thi sao|thi|then|['’]s))*\s*[,:;–—-]\s*\w")
+
+
+def _place_then_question(text: str, locality: str) -> bool:
+    """Whether `text` names `locality` first, alone, and then asks (after a comma or dash)."""
+    plain = strip_diacritics(fold(text))
+    found = _loose_regex(strip_diacritics(locality)).search(plain)
+    if found is None:
+        return False
+    lead = re.findall(r"\w+", plain[:found.start()])
+    then = _PLACE_THEN.match(plain[found.end():])
+    if not (len(lead) <= 4 and all(w in _PLACE_LEADS for w in lead) and then):
+        return False
+    # Only what points back is about the same matter: "…, which system must co-ops be registered on?"
+    # is a question of its own.
+    asked = fold(text)[found.end() + then.end() - 1:]
+    return bool(re.search(r"\b(?:that|this|those|these|đó|này|ấy|họ)\b", asked))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

@@ -118,6 +118,16 @@ def test_they_that_agency_and_a_finishing_phrase_ask_about_the_previous_topic(fi
     assert chat(first, follow_up)[1] == (understood, True)
 
 
+def test_another_place_named_first_then_a_question_pointing_back_asks_about_the_same_matter_there():
+    first = "In Quảng Nam, who has to shore up the district-level steering committee?"
+    turns = chat(first, "what about Vinh Linh, anyone told to do that at commune level?")
+    assert turns[1] == ("Shore up the district-level steering committee in Vĩnh Linh: anyone told to do that at "
+                        "commune level?", True)
+    # Without a pointer it is a question of its own about that place.
+    question, _ = chat(first, "what about Vinh Linh, which system must cooperatives be registered on?")[1]
+    assert "steering committee" not in question
+
+
 def test_that_district_is_the_chats_place_not_a_pointer_at_the_previous_matter():
     # "ở huyện đó" names where, so the message is a question of its own, asked about that place.
     turns = chat("Kế hoạch 67 của Huyện ủy Vĩnh Linh đặt chỉ tiêu tỷ lệ HTX xếp loại tốt, khá là bao nhiêu?",
