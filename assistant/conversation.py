@@ -230,7 +230,7 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
         return _in_another_place(turn, previous, turn.locality)
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if has_topic and elsewhere and _place_then_question(turn.question, turn.locality):
-        # "kien giang thi sao, ho dat muc bn": the same matter in the place named first.
+        # "bên Hà Tĩnh thì sao, cũng sở đó à?": the same matter, in the place named first.
         refers_back = True
     if refers_back:
         # "who has to make sure of that?": words of its own, about the previous topic.
@@ -563,9 +563,10 @@ _PLACE_THEN = re.compile(r"^(?:\s*(?:district|province|huyen|tinh|thi sao|thi|th
 
 def _place_then_question(text: str, locality: str) -> bool:
     """Whether `text` names `locality` first, alone, and then asks (after a comma or dash)."""
-    plain = strip_diacritics(fold(text))
+    folded = fold(text)
+    plain = strip_diacritics(folded)
     found = _loose_regex(strip_diacritics(locality)).search(plain)
-    if found is None:
+    if found is None or len(plain) != len(folded):
         return False
     lead = re.findall(r"\w+", plain[:found.start()])
     then = _PLACE_THEN.match(plain[found.end():])
@@ -573,7 +574,7 @@ def _place_then_question(text: str, locality: str) -> bool:
         return False
     # Only what points back is about the same matter: "…, which system must co-ops be registered on?"
     # is a question of its own.
-    asked = fold(text)[found.end() + then.end() - 1:]
+    asked = folded[found.end() + then.end() - 1:]
     return bool(re.search(r"\b(?:that|this|those|these|đó|này|ấy|họ)\b", asked))
 
 
