@@ -284,9 +284,9 @@ class Assistant:
             # So does a bare fragment or place that asks the answered question again, anywhere:
             # "con kien giang thi tinh dat bao nhieu" carries the previous question's chat wording
             # ("toi 2030 ca huyen co tong cong"), which the vocabulary check was not made for.
-            bare = follow_up.rewrite.kind in ("intent", "locality") and _word_count(own, letters=2) < RESCUE_WORDS
-            if not ((example is not None and example.about_shown) or bare
-                    or (_word_count(own, letters=2) >= RESCUE_WORDS and grounded())):
+            enough_own_words = _word_count(own, letters=2) >= RESCUE_WORDS
+            bare = follow_up.rewrite.kind in ("intent", "locality") and not enough_own_words
+            if not ((example is not None and example.about_shown) or bare or (enough_own_words and grounded())):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:

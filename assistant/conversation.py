@@ -533,11 +533,11 @@ def points_back(text: str) -> bool:
 
 
 def _refers_back(text: str) -> bool:
+    if _CONTINUES.match(strip_diacritics(fold(_without_markers(text)))):
+        return True
     folded = _DOCUMENT_SPEAKS.sub(lambda m: "_" * len(m.group()), fold(text))
     folded = _THE_PLACE_AGAIN.sub(lambda m: "_" * len(m.group()), folded)
     plain = strip_diacritics(folded)
-    if _CONTINUES.match(strip_diacritics(fold(_without_markers(text)))):
-        return True
     pointer = _REFERS_BACK.search(folded) or _REFERS_BACK.search(plain)
     if pointer is None:
         return False
