@@ -67,8 +67,11 @@ def check_markers(text: str, n_citations: int) -> list[int] | None:
 
 
 def _client(settings: Settings, timeout: float, temperature: float, max_tokens: int):
+    import openai.resources  # noqa: F401
     from llama_index.llms.openai_like import OpenAILike
 
+    # The openai client imports its resource modules on its first request (about 1.5 s here):
+    # imported now, at start, they do not eat the first question's timeout.
     return OpenAILike(
         model=settings.llm_model,
         api_base=settings.llm_base_url,
