@@ -61,12 +61,17 @@ _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van b
                  r"|so|phong|co quan|don vi|nganh)")
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
 # does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
+# "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
+_ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model"
+                    r"|target|work|job|requirement|point|item|matter|department|office|agency|body|unit)s?\b")
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
+    # "who's in charge of that at district level?": before a preposition, no determiner.
+    r"|\b(?:that|this)\s+(?=(?:at|in|on|for|by|to|from|within|under|over|there|here)\b)"
     # "họ" is "they"; unaccented only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
     r"|\bhọ\b|\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu)\b"
     r"|\b(?:này|đó|ấy)\b"
-    rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
+    rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b|{_ENGLISH_POINTED}"
 )
 # A message that opens with a preposition and a question word finishes the previous question:
 # "to which production standards?", "with whom?", "under what rules?".
@@ -90,8 +95,7 @@ _DOCUMENT_SPEAKS = re.compile(
 _POINTS_BACK = re.compile(
     r"\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b"
-    r"|\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model|target"
-    r"|work|job|requirement|point|item|matter|department|office|agency|body|unit)s?\b"
+    rf"|{_ENGLISH_POINTED}"
 )
 # Words that say "the same as before": with another place named, the message asks the previous
 # question there ("Bên Vĩnh Linh việc này do đơn vị nào đảm nhận?", "vinh linh co dat yeu cau
@@ -105,7 +109,9 @@ _LIKE_BEFORE = re.compile(
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"
 )
 # A question word of no intent of its own ("what should …", "… là gì?") still makes a question.
-_OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|\b(?:gi|dau)\s*\?*$")
+# So does one after the thing it asks about: "and the Department of Home Affairs, what's its job?".
+_OWN_QUESTION = re.compile(r"^(?:what|how|which|where|why)\b|[,;:–—-]\s*(?:what|who|whose|which|how|when|where)\b"
+                           r"|\b(?:gi|dau)\s*\?*$")
 # What puts a question under a document: "theo Kế hoạch 67", "under Plan 67", "Vĩnh Linh's Plan 67".
 _SOURCE_LEAD = re.compile(r"(?:\b(?:theo|under|according to|in|tai)|['’]s)\s+(?:[\w-]+\s+){0,2}$")
 # Words before a phrase that stands in for one of the previous question's: "and at provincial level?".

@@ -447,7 +447,10 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     ("who", True, rf"\b(?:{_AGENCY_NOUNS}) nào\b", True),
     ("who", True, rf"\b(?:{_AGENCY_HEADS}) [\w&-]+ nào\b", True),
     ("who", True, r"\bwho(?:m|se)?\b", False),
-    ("who", True, rf"\b(?:which|what)(?:\s+[\w'-]+){{0,3}}?\s+(?:{_ENGLISH_AGENCY_NOUNS})s?\b", False),
+    # "which district office", not "what is the State Bank (asked to do)": a verb between
+    # them makes the agency what is asked about.
+    ("who", True, rf"\b(?:which|what)(?:\s+(?!(?:is|are|was|were|do|does|did|has|have|should|must|will|can)\b)"
+                  rf"[\w'-]+){{0,3}}?\s+(?:{_ENGLISH_AGENCY_NOUNS})s?\b", False),
     ("who", False, r"\b(?:phụ trách|chủ trì|chịu trách nhiệm|trách nhiệm|đảm nhiệm)\b", True),
     ("who", False, r"\b(?:responsible|responsibility|in charge|handles?|lead agency|take the lead|presides?)\b", False),
     # when

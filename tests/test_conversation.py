@@ -113,6 +113,9 @@ def test_a_question_that_points_back_with_that_or_nay_asks_about_the_previous_to
     # A preposition and a question word finish the previous question.
     ("In Ha Tinh, who trains co-ops on registering trademarks for their products?", "to which production standards?",
      "Trains co-ops on registering trademarks for their products in Hà Tĩnh: to which production standards?"),
+    # "that" before a preposition stands for the previous matter, as it does at the end.
+    ("In Vĩnh Linh, who guides founding new cooperative groups?", "who's in charge of that at commune level?",
+     "Guides founding new cooperative groups in Vĩnh Linh: who's in charge of that at commune level?"),
 ])
 def test_they_that_agency_and_a_finishing_phrase_ask_about_the_previous_topic(first, follow_up, understood):
     assert chat(first, follow_up)[1] == (understood, True)
@@ -159,6 +162,14 @@ def test_a_level_or_year_in_place_of_the_previous_ones_asks_the_previous_questio
 def test_how_often_asks_about_the_previous_topic():
     turns = chat("vinh linh phong nao chu tri tong hop nhu cau ho tro htx", "bao lau lam mot lan")
     assert turns[1] == ("Tong hop nhu cau ho tro htx o Vinh Linh: bao lau lam mot lan?", True)
+
+
+def test_a_question_word_after_the_thing_asked_about_makes_a_question_of_its_own():
+    first = "In Hà Tĩnh, what is the State Bank branch asked to do for co-ops?"
+    turns = chat(first, "and the Department of Home Affairs, what's its job in there?")
+    assert turns[1] == ("the Department of Home Affairs, what's its job in there in Hà Tĩnh?", True)
+    # The State Bank is what the first question asks about, not who it asks for.
+    assert "State Bank" not in chat(first, "and the Department of Home Affairs?")[1][0]
 
 
 def test_a_pronoun_for_what_the_follow_up_itself_introduces_is_no_pointer_back():
