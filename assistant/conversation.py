@@ -64,12 +64,14 @@ _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van b
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
 _ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model"
                     r"|target|work|job|requirement|point|item|matter|department|office|agency|body|unit)s?\b")
+# "họ" typed without diacritics: only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
+_THEY_PLAIN = r"\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu|dat)\b"
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     # "who's in charge of that at district level?": before a preposition, no determiner.
     r"|\b(?:that|this)\s+(?=(?:at|in|on|for|by|to|from|within|under|over|there|here)\b)"
-    # "họ" is "they"; unaccented only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
-    r"|\bhọ\b|\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu)\b"
+    # "họ" is "they".
+    rf"|\bhọ\b|{_THEY_PLAIN}"
     r"|\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b|{_ENGLISH_POINTED}"
 )
@@ -105,6 +107,8 @@ _LIKE_BEFORE = re.compile(
     r"\b(?:tuong tu|nhu vay|nhu the|giong (?:vay|the|nhu)|co khac|khac (?:khong|gi)"
     rf"|{_SAME_NOUNS} (?:nay|do|vay)"
     r"|like (?:that|this)|similar|the same|same (?:q|question|thing)|differently|that one|equivalent|counterpart"
+    # "how does Vinh Linh compare on that?", "how does that compare with Vinh Linh's target?"
+    r"|compar(?:e|es|ed|ing)|(?:so sanh|khac) (?:voi|the nao|ra sao)"
     r"|(?:anything|something) (?:on|about|like) (?:that|this|it)"
     r"|(?:word|put|say|phrase|treat|handle|cover)s? (?:it|that|this))\b"
 )
@@ -295,6 +299,8 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
         if turn.locality:
             # "Bên Vĩnh Linh họ đặt bao nhiêu phần trăm?": the place is said once, in `where`.
             fragment = _without_markers(_without_place(fragment, turn.locality))
+            # "kien giang thi sao, ho dat muc bn": what asks starts after the place's "thì sao,".
+            fragment = re.sub(r"^(?:(?:thì|thi) sao|thì|thi|then)?\s*[,:;–—-]\s*", "", fragment, flags=re.IGNORECASE)
         fragment = style.of_turn(fragment)
         return _rewritten(merged, "intent", f"{_capitalize(topic)}{where}: {fragment}")
     # "còn quỹ hỗ trợ thì sao?": the same kind of question about another topic. A bare
@@ -581,7 +587,7 @@ def _place_then_question(text: str, locality: str) -> bool:
     # Only what points back is about the same matter: "…, which system must co-ops be registered on?"
     # is a question of its own.
     asked = folded[found.end() + then.end() - 1:]
-    return bool(re.search(r"\b(?:that|this|those|these|đó|này|ấy|họ)\b", asked))
+    return bool(re.search(rf"\b(?:that|this|those|these|đó|này|ấy|họ)\b|{_THEY_PLAIN}", asked))
 
 
 def _marker_spans(text: str) -> list[tuple[int, int]]:

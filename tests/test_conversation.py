@@ -203,8 +203,15 @@ def test_other_ways_of_asking_the_same_elsewhere():
     for message in ("thế còn bên Hà Tĩnh?", "ở Hà Tĩnh cũng vậy à?", "Hà Tĩnh thì sao"):
         assert chat(previous, message)[1] == ("Ở Hà Tĩnh, ai phụ trách giải thể HTX?", True), message
     previous = "Who handles HTX dissolution in Vĩnh Linh?"
-    for message in ("same for Hà Tĩnh?", "does Hà Tĩnh's plan say the same?", "what about Hà Tĩnh's plan?"):
+    for message in ("same for Hà Tĩnh?", "does Hà Tĩnh's plan say the same?", "what about Hà Tĩnh's plan?",
+                    "how does Hà Tĩnh compare on that?"):
         assert chat(previous, message)[1] == ("Who handles HTX dissolution in Hà Tĩnh?", True), message
+
+
+def test_another_place_then_what_they_set_asks_the_previous_matter_there():
+    turns = chat("vinh linh dat chi tieu ty le can bo quan ly htx co trinh do dh la bao nhieu",
+                 "kien giang thi sao, ho dat muc bn")
+    assert turns[1] == ("Dat chi tieu ty le can bo quan ly htx co trinh do dh o Kien Giang: ho dat muc bao nhieu?", True)
 
 
 def test_another_place_with_words_for_the_same_thing_asks_the_previous_question_there():
