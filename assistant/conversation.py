@@ -62,10 +62,14 @@ _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van b
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
 # does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
-_ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same) (?:fund|task|duty|dut(?:y|ies)|polic(?:y|ies)|report|model"
-                    r"|target|work|job|requirement|point|item|matter|department|office|agency|body|unit)s?\b")
+_ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same)(?: whole| entire)? (?:fund|task|duty|dut(?:y|ies)"
+                    r"|polic(?:y|ies)|report|model|target|work|job|requirement|point|item|matter|department|office"
+                    r"|agency|body|unit)s?\b")
 # "họ" typed without diacritics: only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
 _THEY_PLAIN = r"\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu|dat)\b"
+# A bare classifier counts what was just named ("mỗi năm lập mới mấy cái?"); "làm vậy" is doing
+# what was just named. Neither stands for words of the message itself.
+_COUNTS_BACK = r"\b(?:may|bao nhieu) cai\b|\blam (?:nhu )?(?:vay|the)\b"
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     # "who's in charge of that at district level?": before a preposition, no determiner.
@@ -74,6 +78,7 @@ _REFERS_BACK = re.compile(
     rf"|\bhọ\b|{_THEY_PLAIN}"
     r"|\b(?:này|đó|ấy)\b"
     rf"|\b{_MATTER_NOUNS} (?:nay|do|ay)\b|{_ENGLISH_POINTED}"
+    rf"|{_COUNTS_BACK}"
 )
 # A message that opens with a preposition and a question word finishes the previous question:
 # "to which production standards?", "with whom?", "under what rules?".
@@ -553,6 +558,8 @@ def _refers_back(text: str) -> bool:
     pointer = _REFERS_BACK.search(folded) or _REFERS_BACK.search(plain)
     if pointer is None:
         return False
+    if re.fullmatch(_COUNTS_BACK, strip_diacritics(pointer.group())):
+        return True
     # "what about the Standing Board members — what are they responsible for?": the pronoun
     # points at what the marker introduced, not back at the previous question.
     # A possessive belongs to what the question itself names before it: "when do departments and

@@ -113,6 +113,13 @@ def test_a_question_that_points_back_with_that_or_nay_asks_about_the_previous_to
     # A preposition and a question word finish the previous question.
     ("In Ha Tinh, who trains co-ops on registering trademarks for their products?", "to which production standards?",
      "Trains co-ops on registering trademarks for their products in Hà Tĩnh: to which production standards?"),
+    # A bare classifier counts what was just named; "làm vậy" is doing it.
+    ("Đến năm 2030 Vĩnh Linh phấn đấu có bao nhiêu HTX?", "Vậy mỗi năm phải lập mới mấy cái?",
+     "Đến năm 2030 phấn đấu có HTX ở Vĩnh Linh: mỗi năm phải lập mới mấy cái?"),
+    ("Ở Hà Tĩnh, ai hướng dẫn HTX thương mại điện tử?", "Làm vậy để giúp HTX được gì?",
+     "Hướng dẫn HTX thương mại điện tử ở Hà Tĩnh: Làm vậy để giúp HTX được gì?"),
+    ("In Vĩnh Linh, who must finish merging village co-ops?", "and that whole task group has to be done by when?",
+     "Finish merging village co-ops in Vĩnh Linh: that whole task group has to be done by when?"),
     # "that" before a preposition stands for the previous matter, as it does at the end.
     ("In Vĩnh Linh, who guides founding new cooperative groups?", "who's in charge of that at commune level?",
      "Guides founding new cooperative groups in Vĩnh Linh: who's in charge of that at commune level?"),
