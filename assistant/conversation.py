@@ -59,8 +59,6 @@ _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau"
                  # the agency the previous answer named: "sở đó", "phòng này", "cơ quan đó"
                  r"|so|phong|co quan|don vi|nganh)")
-# Words that point back at what was just discussed: "who has to make sure of that?", "what
-# does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
 _ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same)(?: whole| entire)? (?:fund|task|duty|dut(?:y|ies)"
                     r"|polic(?:y|ies)|report|model|target|work|job|requirement|point|item|matter|department|office"
@@ -70,6 +68,8 @@ _THEY_PLAIN = r"\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu|dat)\b"
 # A bare classifier counts what was just named ("mỗi năm lập mới mấy cái?"); "làm vậy" is doing
 # what was just named. Neither stands for words of the message itself.
 _COUNTS_BACK = r"\b(?:may|bao nhieu) cai\b|\blam (?:nhu )?(?:vay|the)\b"
+# Words that point back at what was just discussed: "who has to make sure of that?", "what
+# does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     # "who's in charge of that at district level?": before a preposition, no determiner.
