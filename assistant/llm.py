@@ -71,7 +71,8 @@ def _client(settings: Settings, timeout: float, temperature: float, max_tokens: 
     from llama_index.llms.openai_like import OpenAILike
 
     # The openai client imports its resource modules on its first request (about 1.5 s here):
-    # imported now, at start, they do not eat the first question's timeout.
+    # imported now, as the client is built and before any request's timer starts, they do not
+    # eat the first question's timeout.
     return OpenAILike(
         model=settings.llm_model,
         api_base=settings.llm_base_url,
