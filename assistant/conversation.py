@@ -62,7 +62,9 @@ _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van b
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
 _ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same)(?: whole| entire)? (?:fund|task|duty|dut(?:y|ies)"
                     r"|polic(?:y|ies)|report|model|target|work|job|requirement|point|item|matter|department|office"
-                    r"|agency|body|unit)s?\b")
+                    r"|agency|body|unit)s?\b"
+                    # "those communes", "these unions": a plural demonstrative points back whatever its noun.
+                    r"|\b(?:these|those) (?!(?:days|who|which|that)\b)[a-z]{3,}")
 # "họ" typed without diacritics: only before a verb, since "ho" is also hỗ (trợ), hộ, hồ (sơ).
 _THEY_PLAIN = r"\bho (?:phai|lam|can|se|duoc|co|da|lo|chiu|dat)\b"
 # A bare classifier counts what was just named ("mỗi năm lập mới mấy cái?"); "làm vậy" is doing
@@ -74,6 +76,8 @@ _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
     # "who's in charge of that at district level?": before a preposition, no determiner.
     r"|\b(?:that|this)\s+(?=(?:at|in|on|for|by|to|from|within|under|over|there|here)\b)"
+    # "and by when is that supposed to be done?": a question's verb before it makes it the subject.
+    r"|\b(?:is|was|are|were|does|did|will|would|should|can|could|has|must)\s+(?:that|this)\b(?!\s+(?:the|a|an)\b)"
     # "họ" is "they".
     rf"|\bhọ\b|{_THEY_PLAIN}"
     r"|\b(?:này|đó|ấy)\b"
@@ -188,8 +192,8 @@ def analyse(message: str, known_localities: list[str]) -> Turn:
     text = query.original          # chat shorthand spelled out: "thi bn" → "thi bao nhieu"
     localities, spans = _find_localities(text, known_localities)
     # "and in Vĩnh Linh's Plan 67?" names a place and a document, no topic.
-    spans = [(start, end + len(m.group())) if (m := re.match(r"['’]s\b", text[end:])) else (start, end)
-             for start, end in spans]
+    spans = [(start, end + len(m.group())) if (m := re.match(r"(?:\s+(?:district|province))?['’]s\b", text[end:]))
+             else (start, end) for start, end in spans]
     cue_span, question_words = _cues(text)
     masked = list(text)
     for start, end in spans + question_words + _marker_spans(text):
@@ -243,6 +247,7 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
     # members?" belongs to a question of its own.
     if elsewhere and _LIKE_BEFORE.search(folded):
         return _in_another_place(turn, previous, turn.locality)
+    said_own_matter = has_topic
     refers_back = has_topic and not turn.locality and _refers_back(turn.question)
     if has_topic and elsewhere and _place_then_question(turn.question, turn.locality):
         # "bên Hà Tĩnh thì sao, cũng sở đó à?": the same matter, in the place named first.
@@ -278,7 +283,9 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
         if not turn.locality and locality:
             own = _replace_locality(own, None, locality, turn.language, turn.plain)
         return _rewritten(merged, "question", _with_document(own, previous, turn))
-    if not (turn.cue or has_topic or refers_back):
+    # "what about Vinh Linh district's target?" after a target in Kiên Giang: the same question there.
+    same_question_elsewhere = elsewhere and not said_own_matter and turn.intent == previous.intent
+    if not (turn.cue or has_topic or refers_back) or same_question_elsewhere:
         return _in_another_place(turn, previous, locality)
 
     # The rest joins words of both turns, so both are brought to one style first.

@@ -471,7 +471,7 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     ("how_many", True, r"\bbn\s*\?*\s*$", False),
     ("how_many", True, r"\bhow (?:many|much)\b", False),
     ("how_many", True,
-     r"\b(?:what|which)(?:\s+[\w'-]+){0,2}?\s+(?:percentage|percent|share|proportion|ratio|rate|number|amount|fraction)\b",
+     r"\b(?:what|which)(?:['’]s)?(?:\s+[\w'-]+){0,2}?\s+(?:percentage|percent|share|proportion|ratio|rate|number|amount|fraction)\b",
      False),
     ("how_many", False, r"\b(?:tỷ lệ|tỉ lệ|phần trăm|chỉ tiêu|số lượng)\b", True),
     ("how_many", False, r"\b(?:targets?|percentage|percent|quota)\b|%", False),
@@ -492,7 +492,7 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     # "… có … không?": only "có" is the cue word; what lies between is the question's topic.
     ("rule", False, r"\b(?:có|được|phải)\b(?=.*\bkhông\s*\?*\s*$)", True),
     ("rule", False,
-     r"\b(?:how(?!\s+(?:many|much|long|soon)\b)|procedures?|regulations?|law|legal|polic(?:y|ies)"
+     r"\b(?:how(?!\s+(?:many|much|long|soon|about)\b)|procedures?|regulations?|law|legal|polic(?:y|ies)"
      r"|requirements?|paperwork|eligib(?:le|ility)|conditions?)\b",
      False),
 )
