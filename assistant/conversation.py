@@ -73,7 +73,7 @@ _COUNTS_BACK = r"\b(?:may|bao nhieu) cai\b|\blam (?:nhu )?(?:vay|the)\b"
 # Words that point back at what was just discussed: "who has to make sure of that?", "what
 # does it treat as …?", "nhóm nhiệm vụ này phải xong khi nào?". Matched on the folded text.
 _REFERS_BACK = re.compile(
-    r"\b(?:it|its|them|they|their)\b|\b(?:that|this)\s*[?.!]*\s*$"
+    r"\b(?:it|its|them|they|their|ones)\b|\b(?:that|this)\s*[?.!]*\s*$"
     # "who's in charge of that at district level?": before a preposition, no determiner.
     r"|\b(?:that|this)\s+(?=(?:at|in|on|for|by|to|from|within|under|over|there|here)\b)"
     # "and by when is that supposed to be done?": a question's verb before it makes it the subject.

@@ -26,7 +26,7 @@ from index.models import PREAMBLE, Chunk, DocumentMeta, enclosing_clauses, first
 from index.normalize import fold, strip_diacritics, tokenize
 
 from .accents import AccentRestorer
-from .extract import TokenCounts, find_deadlines, find_quantities, is_generic
+from .extract import TokenCounts, find_deadlines, find_quantities, is_generic, strip_number
 from .models import Filters, Hit
 from .query import Query, load_abbreviations, understand
 from .tasks import assignments
@@ -426,6 +426,12 @@ def _bare_headings(chunks: list[Chunk]) -> set[int]:
     quát", "Điều 9. Quyền của hợp tác xã"): the clauses under it say what it heads. A lead-in
     ("2. Các trường hợp sau đây được coi là gây nhầm lẫn …:") states the rule its list completes,
     so it stays."""
-    printed = {(c.doc_id, " ".join(h.split())) for c in chunks for h in c.headings[1:]}
+    printed = {(c.doc_id, _heading_title(h)) for c in chunks for h in c.headings[1:]}
     return {i for i, c in enumerate(chunks)
-            if c.part == 0 and not c.text.rstrip().endswith(":") and (c.doc_id, " ".join(c.text.split())) in printed}
+            if c.part == 0 and not c.text.rstrip().endswith(":") and (c.doc_id, _heading_title(c.text)) in printed}
+
+
+def _heading_title(text: str) -> str:
+    """A heading without its number, as printed in the text ("II- MỤC TIÊU") and in the heading
+    chain below it ("II. MỤC TIÊU", "III (2). TỔ CHỨC THỰC HIỆN" for a document's second III)."""
+    return strip_number(re.sub(r"^([IVXLC\d.]+)\s*\(\d+\)", r"\1", " ".join(text.split())))

@@ -706,3 +706,9 @@ def test_those_with_any_noun_points_back():
 def test_how_about_is_no_question_of_how_things_are_done():
     from assistant.query import understand
     assert understand("how about Vinh Linh district's target?").intent == "how_many"
+
+
+def test_ones_points_back_at_what_was_counted():
+    first = rewrite("Under Vinh Linh's Plan 67, how many cooperatives should the district have by 2030?", None, PLACES)
+    follow = rewrite("how many new ones per year?", first.turn, PLACES)
+    assert follow.kind == "intent" and "cooperatives" in follow.question

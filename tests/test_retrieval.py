@@ -63,6 +63,13 @@ def test_a_bare_heading_is_never_cited_in_place_of_the_clauses_it_heads(assistan
     assert ("kien-giang-kh-251-ubnd-2023", ["II", "1"]) not in cited
 
 
+def test_a_heading_numbered_with_a_dash_is_bare_too(assistant):
+    # KH 67 prints "II- MỤC TIÊU"; the heading chain of the clauses under it reads "II. MỤC TIÊU".
+    cited = top(assistant, "how many new ones per year in Vĩnh Linh?", k=5)
+    headings = [("vinh-linh-kh-67-hu-2023", [number]) for number in ("I", "II", "III", "III (2)")]
+    assert not [hit for hit in cited if hit in headings]
+
+
 def test_who_questions_prefer_the_clause_that_gives_the_work_to_a_named_body(assistant):
     # KH 67 III.2 speaks of the same fund but names nobody; the công văn gives it to a phòng.
     cited = top(assistant, "Ở Vĩnh Linh, ai được giao phát huy vai trò của Quỹ Hỗ trợ phát triển hợp tác xã?", k=1)
