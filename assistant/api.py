@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from index.embedders import load_embedder
 from index.models import Document, DocumentMeta
@@ -103,6 +103,8 @@ class Example(BaseModel):
 
     text: str
     locality: str | None = None
+    # "Bên kế hoạch 67 của Huyện ủy thì …": the same matter, in the other document the message names.
+    doc_ids: list[str] = Field(default_factory=list)
     # A when-fragment about a duty whose own clause gives no time: the enclosing clause that does
     # ("1. Tăng cường tuyên truyền … (hoàn thành trong quý I năm 2023)") answers it, cited first.
     dated_by: str | None = None
@@ -236,14 +238,20 @@ class Assistant:
         earlier = self.conversations.get(conversation_id).turns
         previous = earlier[-1] if earlier else None
         rewrite = self._rewrite(text, earlier)
-        example = self._example_for(rewrite, previous)
+        moved_to = self._other_document(text, rewrite, previous)
+        example = self._example_for(rewrite, previous, moved_to)
         # A fragment whose duty is dated by an enclosing clause is answered from that one instead.
         fragment = example is not None and example.about_shown and not example.dated_by
         shown = previous.chunk_ids[0] if (rewrite.kind == "place" or fragment) and previous and previous.chunk_ids \
-            else None
+            and not moved_to else None
+        if moved_to:
+            document = moved_to[0] if len(moved_to) == 1 else None
+        else:
+            document = previous.doc_ids[0] if previous and previous.doc_ids and rewrite.kind in SAME_DOCUMENT_KINDS \
+                else None
         follow_up = None if previous is None else FollowUp(
             message=text, rewrite=rewrite, after_answer=bool(previous.chunk_ids), example=example, shown=shown,
-            document=previous.doc_ids[0] if previous.doc_ids and rewrite.kind in SAME_DOCUMENT_KINDS else None)
+            document=document)
         answer = self._answer(rewrite.question, k or self.settings.top_k, filters, follow_up)
         answer.question = text
         if rewrite.rewritten:
@@ -319,10 +327,23 @@ class Assistant:
             self._llm_rewriter = Rewriter(self.settings)
         return self._llm_rewriter
 
-    def _example_for(self, rewrite: Rewrite, previous: Turn | None) -> Example | None:
+    def _other_document(self, text: str, rewrite: Rewrite, previous: Turn | None) -> list[str]:
+        """The documents of the chat's place that the message names, when the previous answer
+        came from another one ("Bên kế hoạch 67 của Huyện ủy thì hạn là năm nào?" after the
+        Công văn answered); empty otherwise."""
+        if previous is None or not previous.doc_ids:
+            return []
+        named = self.retriever.documents_named(self.retriever.understand(text))
+        place = rewrite.turn.locality
+        named = {d for d in named if d in self._documents
+                 and (place is None or fold(self._documents[d].locality or "") == fold(place))}
+        return [] if not named or previous.doc_ids[0] in named else sorted(named)
+
+    def _example_for(self, rewrite: Rewrite, previous: Turn | None, moved_to: list[str]) -> Example | None:
         """The duty that answered the previous question, to be matched by example: "the same
-        thing, in another place" is looked for among the new place's documents, which word the
-        same duty their own way; a fragment ("hạn chót?", "ai chủ trì?") asks about that duty."""
+        thing, in another place" is looked for among the new place's documents (or in the other
+        document the message names), which word the same duty their own way; a fragment ("hạn
+        chót?", "ai chủ trì?") asks about that duty."""
         if previous is None or not previous.chunk_ids:
             return None
         if rewrite.kind not in ("locality", "intent") and not _same_matter_elsewhere(rewrite, previous):
@@ -338,6 +359,8 @@ class Assistant:
         duty = max(split_bullets(strip_number(chunk.text)) or [chunk.text], key=lambda b: relevance.score(tokens, b))
         dated_by = self._dating_clause(chunk) if rewrite.kind == "intent" and rewrite.turn.intent == "when" else None
         weight = EXAMPLE_WEIGHT if _word_count(rewrite.own_topic) < OWN_MATTER_WORDS else OWN_MATTER_EXAMPLE_WEIGHT
+        if moved_to:
+            return Example(text=duty, locality=rewrite.turn.locality, doc_ids=moved_to, weight=weight)
         return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by, weight=weight,
                        about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality
                        and _word_count(rewrite.own_topic) < 2)
@@ -357,6 +380,8 @@ class Assistant:
         where = filters or Filters()
         if example.locality:
             where = where.model_copy(update={"localities": [example.locality]})
+        if example.doc_ids:
+            where = where.model_copy(update={"doc_ids": example.doc_ids})
         by_example = self.retriever.search(example.text, len(candidates), where)
         fused: dict[str, float] = {}
         hits: dict[str, Hit] = {}

@@ -474,7 +474,8 @@ def _document_names(text: str, source_only: bool = False) -> list[tuple[int, int
 def _with_document(question: str, previous: Turn, turn: Turn) -> str:
     """`question` asked of the document the previous question named ("Plan 67-KH/HU"), when
     it names none itself and stays in the same place."""
-    if turn.locality not in (None, previous.locality) or _document_names(turn.question):
+    if turn.locality not in (None, previous.locality) or _document_names(turn.question) \
+            or understand(turn.question).document_kinds:
         return question
     # Only the document the question was asked under: "Nghị quyết 20" in "tuyên truyền Nghị
     # quyết 20" is what it is about, not where the answer is.

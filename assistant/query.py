@@ -175,9 +175,12 @@ _DRAFTS = re.compile(r"\b(?:tham muu|chu tri|trinh|de xuat|xay dung|soan thao|ad
 _DOCUMENT_KIND = re.compile(
     r"\b(?:theo|trong|tai)\s+(ke hoach|cong van)\b(?!\s+(?:phat trien|hang nam|cu the))"
     r"|\b(ke hoach|cong van)\s+(?:cua|do)\s+(?:ban thuong vu|huyen uy|tinh uy|ubnd|uy ban|so|tinh|huyen)\b"
-    r"|(?:\bthe|\w's)\s+(?:implementation\s+|official\s+)?(plan|letter)\b"
+    # "the district People's Committee letter", "the Huyen uy's Plan 67", "the district PC's dispatch"
+    # ("the yearly plan" is what is planned, not a document).
+    r"|(?:\bthe|\w's)\s+(?:(?:district|provincial|province|party|people's|committee(?:'s)?|pc(?:'s)?|huyen|uy(?:'s)?"
+    r"|ubnd|standing|implementation|official)\s+){0,3}(plan|letter|dispatch)\b"
 )
-_KIND_NAMES = {"plan": "ke hoach", "letter": "cong van"}
+_KIND_NAMES = {"plan": "ke hoach", "letter": "cong van", "dispatch": "cong van"}
 
 
 def _asks_issuer(folded: str) -> bool:

@@ -193,6 +193,12 @@ class HybridRetriever(BaseRetriever):
             for h in self.search(query_bundle.query_str, self.top_k)
         ]
 
+    def documents_named(self, query: Query) -> set[str]:
+        """Ids of the documents `query` names: by number ("KH 67"), else by type ("kế hoạch của
+        Huyện ủy Vĩnh Linh": of the place's documents, its plan; the place is the caller's)."""
+        named = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
+        return named or set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         idx = self._by_id.get(chunk_id)
         return None if idx is None else self.chunks[idx]
@@ -264,10 +270,7 @@ class HybridRetriever(BaseRetriever):
                     scores[idx] += cfg.same_locality_bonus
                 else:
                     scores[idx] *= cfg.other_locality_penalty
-        named = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
-        if not named:
-            # "kế hoạch của Huyện ủy Vĩnh Linh": of the place's documents, its plan.
-            named = set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
+        named = self.documents_named(query)
         for idx in scores:
             chunk = self.chunks[idx]
             if chunk.doc_id in named:

@@ -712,3 +712,18 @@ def test_ones_points_back_at_what_was_counted():
     first = rewrite("Under Vinh Linh's Plan 67, how many cooperatives should the district have by 2030?", None, PLACES)
     follow = rewrite("how many new ones per year?", first.turn, PLACES)
     assert follow.kind == "intent" and "cooperatives" in follow.question
+
+
+def test_another_document_of_the_same_place_is_asked_about_the_same_matter(assistant):
+    # The Công văn gives the merger of hamlet-level HTX a time in mục 3.2; Kế hoạch 67 of the
+    # Huyện ủy dates the same task in mục III.3.
+    turns = converse(assistant, "Ở Vĩnh Linh, phòng nào tham mưu sáp nhập HTX quy mô thôn lên quy mô xã?",
+                     "Bên kế hoạch 67 của Huyện ủy thì hạn cho mảng đó là năm nào?")
+    assert first_cited(turns[0]) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+    assert first_cited(turns[1]) == ("vinh-linh-kh-67-hu-2023", ["III", "3"])
+
+
+def test_a_follow_up_naming_a_document_is_not_asked_under_the_previous_one():
+    first = rewrite("Theo Kế hoạch 67-KH/HU, ai chủ trì rà soát HTX ở Vĩnh Linh?", None, PLACES)
+    follow = rewrite("Bên công văn của UBND huyện thì hạn chót ghi là lúc nào, phòng nào tham mưu?", first.turn, PLACES)
+    assert "67" not in follow.question
