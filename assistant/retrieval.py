@@ -196,8 +196,13 @@ class HybridRetriever(BaseRetriever):
     def documents_named(self, query: Query) -> set[str]:
         """Ids of the documents `query` names: by number ("KH 67"), else by type ("kế hoạch của
         Huyện ủy Vĩnh Linh": of the place's documents, its plan; the place is the caller's)."""
-        named = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
-        return named or set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
+        by_number = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
+        by_kind = set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
+        if by_number and by_kind and not by_number & by_kind:
+            # "công văn của UBND huyện Vĩnh Linh triển khai Kế hoạch 67": the number is the
+            # document implemented; the letter is the one asked about.
+            return by_kind
+        return (by_number & by_kind) or by_number or by_kind
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         idx = self._by_id.get(chunk_id)

@@ -38,6 +38,12 @@ def test_a_document_named_by_number_is_preferred(assistant):
     assert hits[0][0] == "vinh-linh-kh-67-hu-2023"
 
 
+def test_a_letter_named_with_the_plan_it_implements_is_the_document_asked_about(assistant):
+    question = ("According to the Vinh Linh district People's Committee letter implementing Plan 67-KH/HU, by what "
+                "dates each year do units have to send their periodic reports?")
+    assert top(assistant, question, k=1) == [("vinh-linh-cv-ubnd-nn-2023", ["phần kết"])]
+
+
 def test_old_tone_placement_in_the_question_does_not_matter(assistant):
     assert top(assistant, "Phòng Văn hoá và Thông tin Vĩnh Linh tuyên truyền gì?", k=1) == \
         top(assistant, "Phòng Văn hóa và Thông tin Vĩnh Linh tuyên truyền gì?", k=1)
