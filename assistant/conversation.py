@@ -32,7 +32,9 @@ _FOLLOW_UP_END = re.compile(
 # previous answer was read; the message starts after it ("it" in "got it" points at nothing).
 # Matched on the folded, unaccented text, whose length is the message's.
 _ACKNOWLEDGEMENT = re.compile(
-    r"^\s*(?:ok(?:ay|e)?|got it|thanks?|thank you|i see|alright|understood|noted|cam on|u|vang|da|roi)"
+    r"^\s*(?:ok(?:ay|e)?|got it|thanks?|thank you|i see|alright|understood|noted|cam on|u|vang|da|roi"
+    # "à, thế …", "oh, and …"
+    r"|a|ah|oh|o|uh|hmm)"
     r"(?:\s*[,.!:;]+\s*|\s+(?=(?:and|con|va|the|vay|nhung|what|who|whose|which|how)\b))"
 )
 # Words that open a new matter: what follows is a question of its own, asked in the chat's

@@ -727,3 +727,9 @@ def test_a_follow_up_naming_a_document_is_not_asked_under_the_previous_one():
     first = rewrite("Theo Kế hoạch 67-KH/HU, ai chủ trì rà soát HTX ở Vĩnh Linh?", None, PLACES)
     follow = rewrite("Bên công văn của UBND huyện thì hạn chót ghi là lúc nào, phòng nào tham mưu?", first.turn, PLACES)
     assert "67" not in follow.question
+
+
+def test_an_interjection_before_the_marker_is_no_part_of_the_question():
+    first = rewrite("Theo Kế hoạch 67 của Huyện ủy Vĩnh Linh, đến 2030 toàn huyện có bao nhiêu HTX?", None, PLACES)
+    follow = rewrite("à, thế tầm nhìn 2045 huyện muốn kéo được bao nhiêu phần trăm dân tham gia?", first.turn, PLACES)
+    assert follow.question.startswith("tầm nhìn 2045 huyện muốn kéo được bao nhiêu phần trăm dân tham gia")
