@@ -194,8 +194,9 @@ class HybridRetriever(BaseRetriever):
         ]
 
     def documents_named(self, query: Query) -> set[str]:
-        """Ids of the documents `query` names: by number ("KH 67"), else by type ("kế hoạch của
-        Huyện ủy Vĩnh Linh": of the place's documents, its plan; the place is the caller's)."""
+        """Ids of the documents `query` names: by number ("KH 67") and by type ("kế hoạch của
+        Huyện ủy Vĩnh Linh": of the place's documents, its plan; the place is the caller's),
+        the numbered ones of the type named when the question names both."""
         by_number = set().union(*(self._docs_by_number.get(n, set()) for n in query.document_numbers))
         by_kind = set().union(*(self._docs_by_kind.get(kind, set()) for kind in query.document_kinds))
         if by_number and by_kind and not by_number & by_kind:
