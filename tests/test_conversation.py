@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from assistant.cli import cli
 from assistant.chat_store import ConversationStore
 from assistant.conversation import Turn, rewrite
+from assistant.query import understand
 
 PLACES = ["Vĩnh Linh", "Hà Tĩnh", "Quảng Nam", "Kiên Giang"]
 
@@ -704,7 +705,6 @@ def test_those_with_any_noun_points_back():
 
 
 def test_how_about_is_no_question_of_how_things_are_done():
-    from assistant.query import understand
     assert understand("how about Vinh Linh district's target?").intent == "how_many"
 
 
