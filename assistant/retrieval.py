@@ -97,6 +97,10 @@ def _number_slots(tokens: list[str], question: bool = False) -> list[str]:
     return out
 
 
+# Question intents answered by a kind of statement a clause makes or not (_is_answer_kind).
+ANSWER_KINDS = ("who", "how_many", "when")
+
+
 @dataclass
 class FusionConfig:
     """How dense and lexical results are combined.
@@ -287,7 +291,7 @@ class HybridRetriever(BaseRetriever):
         # more than the search itself on a large index. (Lifting some of them keeps the same
         # leaders, so both priors read one list.)
         leaders = sorted(scores, key=lambda i: -scores[i])[:cfg.intent_window]
-        if query.intent in ("who", "how_many", "when"):
+        if query.intent in ANSWER_KINDS:
             for idx in leaders:
                 if self._is_answer_kind(idx, query.intent):
                     scores[idx] += cfg.intent_bonus
@@ -323,6 +327,12 @@ class HybridRetriever(BaseRetriever):
             return
         scores[idx] = scores[best] + 1e-6
         hits.setdefault(idx, Hit(chunk=chunk, score=0.0))
+
+    def gives_answer_kind(self, chunk_id: str, intent: str) -> bool:
+        """Whether the clause gives what a question of `intent` (one of ANSWER_KINDS) asks for:
+        a figure, a named body, a deadline."""
+        idx = self._by_id.get(chunk_id)
+        return idx is not None and self._is_answer_kind(idx, intent)
 
     def _is_answer_kind(self, idx: int, intent: str) -> bool:
         # Read on demand and kept, as the task register's reading of a clause is not cheap.

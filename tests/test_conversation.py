@@ -733,3 +733,20 @@ def test_an_interjection_before_the_marker_is_no_part_of_the_question():
     first = rewrite("Theo Kế hoạch 67 của Huyện ủy Vĩnh Linh, đến 2030 toàn huyện có bao nhiêu HTX?", None, PLACES)
     follow = rewrite("à, thế tầm nhìn 2045 huyện muốn kéo được bao nhiêu phần trăm dân tham gia?", first.turn, PLACES)
     assert follow.question.startswith("tầm nhìn 2045 huyện muốn kéo được bao nhiêu phần trăm dân tham gia")
+
+
+def test_a_figure_asked_after_a_plans_target_comes_from_that_plan(assistant):
+    # Kế hoạch 67 (mục II.2.1) and the Công văn that implements it (mục 3.1) both set 02-03 new
+    # HTX a year; the chat was reading the plan, so the plan's clause answers.
+    turns = converse(assistant, "Kế hoạch 67-KH/HU của Huyện ủy Vĩnh Linh đặt mục tiêu đến năm 2030 có bao nhiêu HTX?",
+                     "Vậy mỗi năm phải lập mới mấy HTX?")
+    assert first_cited(turns[0]) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
+    assert first_cited(turns[1]) == ("vinh-linh-kh-67-hu-2023", ["II", "2", "2.1"])
+
+
+def test_who_asked_after_a_plans_target_goes_to_the_letter_that_names_the_office(assistant):
+    # Kế hoạch 67 sets the target without naming an office; the Công văn gives guiding new HTX
+    # to Phòng Kinh tế và Hạ tầng.
+    turns = converse(assistant, "Kế hoạch 67-KH/HU của Huyện ủy Vĩnh Linh đặt mục tiêu đến năm 2030 có bao nhiêu HTX?",
+                     "vay phong nao lo huong dan thanh lap htx moi")
+    assert first_cited(turns[1]) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.1"])
