@@ -30,7 +30,7 @@ from .conversation import rewrite as rewrite_follow_up
 from .models import Answer, Citation, Filters, Hit, QuestionError
 from .query import Query
 from .retrieval import ANSWER_KINDS, HybridRetriever
-from .tasks import Task, enclosing_deadline, filter_tasks
+from .tasks import Task, enclosing_deadline, filter_tasks, same_body
 
 CONVERSATIONS_FILE = "conversations.sqlite"
 # A follow-up's own ranking is fused with its example's (see _with_example) by relative score:
@@ -43,6 +43,13 @@ CONVERSATIONS_FILE = "conversations.sqlite"
 # score to the question's inside the retriever's own scoring (weight 0.3-4) was measured worse,
 # and a weak example on every other kind of follow-up (0.1-0.3) gained nothing.
 EXAMPLE_WEIGHT = 1.0
+# "Same thing in Hà Tĩnh, who's on the hook there?" after Quảng Nam asks Báo Quảng Nam and Đài
+# PT-TH Quảng Nam to step up propaganda: Hà Tĩnh's row that gives its columns to Báo Hà Tĩnh
+# and Đài PT-TH tỉnh is the same duty, though the row beside it shares more of the words. The
+# clauses of the example's matches that give work to a counterpart of the example's bodies get
+# this much more fused score. Over 976 conversations: follow-ups 1,582 → 1,594 of 1,779 at 0.4,
+# none lost (0.2 and 0.7: 1,590).
+COUNTERPART_BONUS = 0.4
 # The example is a guess from the previous answer; a message with this many words of its own
 # (three letters or more: "phòng nào lo hướng dẫn HTX vay vốn quỹ đó?") says what it is about,
 # so its example counts for less. Over the 280 conversations and 48 newer ones written blind,
@@ -120,6 +127,9 @@ class Example(BaseModel):
     # word of its own ("who is the president of France?" has two), not a new question.
     about_shown: bool = False
     weight: float = EXAMPLE_WEIGHT
+    # The bodies the example's clause gives the work to, when it comes from another place: a
+    # clause there that gives it to their counterparts does the same thing.
+    bodies: frozenset[str] = frozenset()
 
 
 class FollowUp(BaseModel):
@@ -385,9 +395,11 @@ class Assistant:
         weight = EXAMPLE_WEIGHT if _word_count(rewrite.own_topic) < OWN_MATTER_WORDS else OWN_MATTER_EXAMPLE_WEIGHT
         if moved_to:
             return Example(text=duty, locality=rewrite.turn.locality, doc_ids=moved_to, weight=weight)
-        return Example(text=duty, locality=rewrite.turn.locality, dated_by=dated_by, weight=weight,
-                       about_shown=rewrite.kind == "intent" and rewrite.turn.locality == previous.locality
-                       and _word_count(rewrite.own_topic) < 2)
+        here, before = rewrite.turn.locality, previous.locality
+        elsewhere = bool(here and before and fold(here) != fold(before))
+        return Example(text=duty, locality=here, dated_by=dated_by, weight=weight,
+                       about_shown=rewrite.kind == "intent" and here == before and _word_count(rewrite.own_topic) < 2,
+                       bodies=self.retriever.bodies(chunk) if elsewhere else frozenset())
 
     def _dating_clause(self, chunk) -> str | None:
         """The chunk id of the nearest enclosing clause that states when, if `chunk` does not:
@@ -414,6 +426,9 @@ class Assistant:
             for hit in ranking:
                 fused[hit.chunk.chunk_id] = fused.get(hit.chunk.chunk_id, 0.0) + weight * hit.score / top
                 hits.setdefault(hit.chunk.chunk_id, hit)
+        for cid in fused:
+            if any(same_body(a, b) for a in self.retriever.bodies(hits[cid].chunk) for b in example.bodies):
+                fused[cid] += COUNTERPART_BONUS
         order = sorted(fused, key=lambda cid: -fused[cid])[:len(candidates)]
         lead = candidates[0] if candidates else None
         if lead is not None and lead.dense_rank == 1 and lead.lexical_rank == 1:

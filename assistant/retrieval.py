@@ -29,7 +29,7 @@ from .accents import AccentRestorer
 from .extract import TokenCounts, find_deadlines, find_quantities, is_generic, strip_number
 from .models import Filters, Hit
 from .query import Query, load_abbreviations, understand
-from .tasks import assignments
+from .tasks import assignments, bodies_without_place
 
 
 class LexicalIndex:
@@ -178,6 +178,7 @@ class HybridRetriever(BaseRetriever):
         self._definitions = _defined_terms(chunks)
         self._bare_headings = _bare_headings(chunks)
         self._answer_kinds: dict[tuple[int, str], bool] = {}
+        self._bodies: dict[str, frozenset[str]] = {}
         self._vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
         self.localities = sorted({c.locality for c in chunks if c.locality})
         self.accents = AccentRestorer((c.embedding_text() for c in chunks), self.localities)
@@ -327,6 +328,12 @@ class HybridRetriever(BaseRetriever):
             return
         scores[idx] = scores[best] + 1e-6
         hits.setdefault(idx, Hit(chunk=chunk, score=0.0))
+
+    def bodies(self, chunk: Chunk) -> frozenset[str]:
+        """The named bodies the clause gives work to, without their place (tasks.bodies_without_place)."""
+        if chunk.chunk_id not in self._bodies:
+            self._bodies[chunk.chunk_id] = bodies_without_place(chunk, self.localities)
+        return self._bodies[chunk.chunk_id]
 
     def gives_answer_kind(self, chunk_id: str, intent: str) -> bool:
         """Whether the clause gives what a question of `intent` (one of ANSWER_KINDS) asks for:

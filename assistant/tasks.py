@@ -244,6 +244,34 @@ def assignments(chunk: Chunk, title: str | None = None, group_deadline: Deadline
     return out
 
 
+_LEVEL_WORD = re.compile(r" (?:tinh|huyen|thanh pho|thi xa) ")
+
+
+def bodies_without_place(chunk: Chunk, places: Iterable[str]) -> frozenset[str]:
+    """The named bodies `chunk` gives work to, keyed without their place, so that one place's
+    body meets its counterpart in another: "Báo Quảng Nam" and "Báo Hà Tĩnh" are both "bao",
+    "Đài Phát thanh - Truyền hình Quảng Nam" and "Đài Phát thanh - Truyền hình tỉnh" both
+    "dai phat thanh truyen hinh". Bodies addressed as a group ("Các sở, ban, ngành", "UBND các
+    huyện") are left out: every place has them."""
+    folded = [strip_diacritics(fold(p)) for p in places]
+    keys = set()
+    for assignment in assignments(chunk):
+        for lead in assignment.leads:
+            key = f" {agency_key(lead)} "
+            for place in folded:
+                key = key.replace(f" {place} ", " ")
+            key = _LEVEL_WORD.sub(" ", key).strip()
+            if key and not key.startswith("cac ") and " cac " not in key:
+                keys.add(key)
+    return frozenset(keys)
+
+
+def same_body(a: str, b: str) -> bool:
+    """Whether two keys of `bodies_without_place` name one body; a name read from a sentence can
+    carry the verb after it ("so ke hoach va dau tu chu tri")."""
+    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
+
+
 def _schedule(own: Deadline | None, inherited: Deadline | None) -> Deadline | None:
     """A task's own deadline, unless it is an adverb in passing ("thường xuyên rà soát" says
     how, not by when) and the group it belongs to states a schedule."""

@@ -750,3 +750,13 @@ def test_who_asked_after_a_plans_target_goes_to_the_letter_that_names_the_office
     turns = converse(assistant, "Kế hoạch 67-KH/HU của Huyện ủy Vĩnh Linh đặt mục tiêu đến năm 2030 có bao nhiêu HTX?",
                      "vay phong nao lo huong dan thanh lap htx moi")
     assert first_cited(turns[1]) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.1"])
+
+
+def test_the_same_duty_elsewhere_is_the_one_given_to_that_places_counterparts(assistant):
+    # Hà Tĩnh's Phụ lục 1.1 shares more words with Quảng Nam's mục 7 (propaganda to cadres, party
+    # members and people); 1.2 gives the columns to Báo Hà Tĩnh and Đài PT-TH tỉnh, the
+    # counterparts of Báo Quảng Nam and Đài PT-TH Quảng Nam.
+    turns = converse(assistant, "In Quang Nam's letter 2651, which media outlets are asked to step up "
+                     "communication on collective economy policy?", "same thing in Ha Tinh - who's on the hook there?")
+    assert first_cited(turns[0]) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["7"])
+    assert first_cited(turns[1]) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "1.2"])

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.extract import agency_key
-from assistant.tasks import CSV_COLUMNS
+from assistant.tasks import CSV_COLUMNS, same_body
 
 VL_LETTER = "vinh-linh-cv-ubnd-nn-2023"
 
@@ -78,6 +78,20 @@ def test_the_appendix_table_assigns_rows_to_its_responsibility_column(assistant)
     tasks = [t for t in assistant.tasks(locality="Hà Tĩnh") if t.clause == ["Phụ lục", "1.2"]]
     assert {t.agency for t in tasks} == {"Đài Phát thanh - Truyền hình tỉnh", "Báo Hà Tĩnh"}
     assert all(t.role == "lead" for t in tasks)
+
+
+def test_one_places_body_meets_its_counterpart_in_another_place(assistant):
+    retriever = assistant.retriever
+
+    def bodies(doc_id: str, clause: list[str]) -> frozenset[str]:
+        return retriever.bodies(next(c for c in retriever.chunks if c.doc_id == doc_id and c.clause == clause))
+
+    quang_nam = bodies("quang-nam-cv-2651-ubnd-ktn-2020", ["7"])         # Báo Quảng Nam, Đài PT-TH Quảng Nam, …
+    ha_tinh_media = bodies("ha-tinh-kh-ubnd-2022", ["Phụ lục", "1.2"])     # Đài PT-TH tỉnh, Báo Hà Tĩnh
+    ha_tinh_everyone = bodies("ha-tinh-kh-ubnd-2022", ["Phụ lục", "1.1"])  # Các sở, ban, ngành; UBND các huyện
+    assert {"bao", "dai phat thanh truyen hinh"} <= quang_nam & ha_tinh_media
+    assert not ha_tinh_everyone
+    assert same_body("so tai chinh chu tri", "so tai chinh") and not same_body("so tai chinh", "so noi vu")
 
 
 def test_a_closing_assignment_giao_x_chu_tri(assistant):
