@@ -426,9 +426,10 @@ class Assistant:
             for hit in ranking:
                 fused[hit.chunk.chunk_id] = fused.get(hit.chunk.chunk_id, 0.0) + weight * hit.score / top
                 hits.setdefault(hit.chunk.chunk_id, hit)
-        for cid in fused:
-            if any(same_body(a, b) for a in self.retriever.bodies(hits[cid].chunk) for b in example.bodies):
-                fused[cid] += COUNTERPART_BONUS
+        if example.bodies:
+            for cid in fused:
+                if any(same_body(a, b) for a in self.retriever.bodies(hits[cid].chunk) for b in example.bodies):
+                    fused[cid] += COUNTERPART_BONUS
         order = sorted(fused, key=lambda cid: -fused[cid])[:len(candidates)]
         lead = candidates[0] if candidates else None
         if lead is not None and lead.dense_rank == 1 and lead.lexical_rank == 1:
