@@ -26,7 +26,7 @@ run: index
 	$(BIN)/htx serve --index $(INDEX_DIR)
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # tests/test_browser.py drives the Debian Chromium; as root (CI) install it when missing,
 # otherwise that test is skipped with the command to run.

@@ -26,15 +26,38 @@ def settings_for():
     return make
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` run once per test run, even when `make test` spreads the files over
+    pytest-xdist workers (the first to come builds, the others wait for it), then copied to a
+    folder of this process's own: what one worker writes there (chats) no other one sees."""
+    import fcntl
+    import shutil
+
+    own_root = tmp_path_factory.getbasetemp()
+    # Workers' base temps are siblings under one run folder; a single process has only its own.
+    run_root = own_root.parent if os.environ.get("PYTEST_XDIST_WORKER") else own_root
+    built = run_root / f"{name}-built"
+    with open(run_root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (built / ".complete").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            build(built)
+            (built / ".complete").touch()
+    copy = tmp_path_factory.mktemp(name)
+    shutil.copytree(built, copy, dirs_exist_ok=True)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, settings_for) -> Path:
     """The five documents of corpus/ ingested once; tests must not modify this index."""
     from index.ingest import ingest
 
-    index_dir = tmp_path_factory.mktemp("index")
-    report = ingest([CORPUS], settings_for(index_dir))
-    assert report.ok and report.documents == 5
-    return index_dir
+    def build(index_dir: Path) -> None:
+        report = ingest([CORPUS], settings_for(index_dir))
+        assert report.ok and report.documents == 5
+
+    return built_once(tmp_path_factory, "index", build)
 
 
 @pytest.fixture(scope="session")
