@@ -61,6 +61,10 @@ _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau"
                  # the agency the previous answer named: "sở đó", "phòng này", "cơ quan đó"
                  r"|so|phong|co quan|don vi|nganh)")
+# The matter itself pointed at: "quỹ đó", "vụ này". Not an office or a document ("phòng đó", "kế
+# hoạch này"), nor a figure: who must reach "chỉ tiêu đó" is a clause of its own.
+_MATTER_POINTED = (r"(kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|khoan|quy|nhiem vu|chinh sach|mo hinh"
+                   r"|yeu cau) (?:nay|do|ay)")
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
 _ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same)(?: whole| entire)? (?:fund|task|duty|dut(?:y|ies)"
                     r"|polic(?:y|ies)|report|model|target|work|job|requirement|point|item|matter|department|office"
@@ -578,6 +582,12 @@ def _refers_back(text: str) -> bool:
     possessive = pointer.group() in ("their", "its")
     start = marker.end() if marker else (0 if possessive else None)
     introduced = plain[start:pointer.start()] if start is not None and len(plain) == len(folded) else ""
+    # A matter with a demonstrative is one said before ("thế khi quản lý mấy quỹ đó thì họ phối
+    # hợp với ai?"), unless the message named it first ("còn quỹ hỗ trợ, ai quản lý quỹ đó?").
+    # An office or a document pointed at ("phòng đó", "kế hoạch này") is no matter asked about.
+    matter = re.search(rf"\b{_MATTER_POINTED}$", plain[:pointer.end()]) if introduced else None
+    if matter and not re.search(rf"\b{matter.group(1)}\b", plain[start:matter.start()]):
+        return True
     # "and what exactly are they meant to set up?": a chat word introduces nothing.
     return not any(w not in _FILLER_EN and w not in _FILLER_VI_PLAIN and w not in _QUESTION_WORDS
                    and w not in ENGLISH_CHAT_WORDS for w in re.findall(r"\w\w+", introduced))

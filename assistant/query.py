@@ -469,7 +469,8 @@ _CUES: tuple[tuple[str, bool, str, bool], ...] = (
     ("when", False, r"\b(?:due|no later than|at the latest|timeline|schedule)\b", False),
     # how many
     ("how_many", True, r"\bbao nhiêu\b", True),
-    ("how_many", True, r"\bmấy\b", False),
+    # "mấy quỹ đó" is "those funds": a demonstrative after its noun makes "mấy" no question word.
+    ("how_many", True, r"\bmấy\b(?!(?: \w+){1,2} (?:đó|này|ấy|kia)\b)", False),
     # Typed on a phone: "vinh linh thi bn" (bao nhiêu), at the end of the question.
     ("how_many", True, r"\bbn\s*\?*\s*$", False),
     ("how_many", True, r"\bhow (?:many|much)\b", False),

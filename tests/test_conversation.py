@@ -760,3 +760,33 @@ def test_the_same_duty_elsewhere_is_the_one_given_to_that_places_counterparts(as
                      "communication on collective economy policy?", "same thing in Ha Tinh - who's on the hook there?")
     assert first_cited(turns[0]) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["7"])
     assert first_cited(turns[1]) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "1.2"])
+
+
+def test_a_matter_pointed_at_with_a_demonstrative_is_the_previous_one_unless_the_message_named_it():
+    first = "Theo kế hoạch của UBND tỉnh Hà Tĩnh, cơ quan nào phải chỉ đạo hệ thống Quỹ tín dụng nhân dân?"
+    question, rewritten = chat(first, "Thế khi quản lý mấy quỹ đó thì họ phải phối hợp với ai?")[1]
+    assert rewritten and "Quỹ tín dụng nhân dân" in question
+    # The message names the fund it then points at: a question of its own.
+    question, _ = chat(first, "Thế còn quỹ hỗ trợ HTX, ai quản lý quỹ đó?")[1]
+    assert "tín dụng" not in question
+    # An office pointed at is who is asked about, not the matter.
+    question, _ = chat(first, "Thế phòng đó còn phải thống kê số tổ hợp tác, hạn báo cáo là bao giờ?")[1]
+    assert "tín dụng" not in question
+
+
+def test_those_funds_are_answered_from_the_clause_that_answered_about_them(assistant):
+    first, follow = converse(assistant, "Theo kế hoạch của UBND tỉnh Hà Tĩnh, cơ quan nào phải chỉ đạo hệ thống "
+                                        "Quỹ tín dụng nhân dân tăng cường huy động vốn và xử lý nợ xấu?",
+                             "Thế khi quản lý mấy quỹ đó thì họ phải phối hợp với ai?")
+    assert first_cited(first) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "4.4"])
+    assert first_cited(follow) == ("ha-tinh-kh-ubnd-2022", ["Phụ lục", "4.4"])
+
+
+def test_a_deadline_asked_after_a_clause_without_one_comes_from_the_clause_that_dates_the_work(assistant):
+    # Vĩnh Linh mục 1.2 names the offices and communes of the campaign; mục 1 sets "quý I năm 2023".
+    first, follow = converse(assistant, "o vinh linh thi ai lo tuyen truyen, uu tien xa nao k",
+                             "vu quan triet tuyen truyen do han xong la bao gio")
+    assert first_cited(first) == ("vinh-linh-cv-ubnd-nn-2023", ["1", "1.2"])
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["1"])
+    assert "quý I năm 2023" in follow.answer
+

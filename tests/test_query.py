@@ -126,6 +126,8 @@ def test_language_is_detected_from_the_words_around_names_and_abbreviations(ques
         ("kien giang phan dau bao nhieu phan tram htx", "how_many"),
         ("What percentage of cooperatives should join value chains?", "how_many"),
         ("What is the 2030 target for cooperatives?", "how_many"),
+        # "mấy quỹ đó" is "those funds", not "how many funds".
+        ("Thế khi quản lý mấy quỹ đó thì họ phải phối hợp với ai?", "who"),
         ("Thành lập tổ hợp tác theo nghị định nào?", "rule"),
         ("ha tinh ngan hang cho vay theo nghi dinh nao", "rule"),
         ("Thủ tục giải thể HTX cần hồ sơ gì?", "rule"),
