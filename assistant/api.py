@@ -332,7 +332,12 @@ class Assistant:
             # ("toi 2030 ca huyen co tong cong"), which the vocabulary check was not made for.
             enough_own_words = _word_count(own, letters=2) >= RESCUE_WORDS
             bare = follow_up.rewrite.kind in ("intent", "locality") and not enough_own_words
-            if not ((example is not None and example.about_shown) or bare or (enough_own_words and grounded())):
+            # "còn ở Vĩnh Linh thì phòng nào lo khoản vốn này?": the matter just answered, pointed
+            # at in another place of the corpus (a place it lacks is refused below).
+            pointed_elsewhere = example is not None and follow_up.rewrite.kind in ("question", "standalone") \
+                and points_back(follow_up.message)
+            if not ((example is not None and example.about_shown) or bare or pointed_elsewhere
+                    or (enough_own_words and grounded())):
                 return
             verdict.abstain, verdict.reason = False, None
         if not follow_up.rewrite.rewritten:

@@ -790,3 +790,13 @@ def test_a_deadline_asked_after_a_clause_without_one_comes_from_the_clause_that_
     assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["1"])
     assert "quý I năm 2023" in follow.answer
 
+
+
+def test_the_matter_just_answered_pointed_at_in_another_place_is_answered_not_refused(assistant):
+    # As a first question "phòng nào lo khoản vốn này?" says too little to be answered; after
+    # Quảng Nam's mục 5 on funding the support policies, it asks for Vĩnh Linh's counterpart.
+    first, follow = converse(assistant, "Công văn 2651 của Quảng Nam giao Sở Tài chính làm gì với chính sách hỗ trợ HTX?",
+                             "còn ở Vĩnh Linh thì phòng nào lo khoản vốn này?")
+    assert first_cited(first) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["5"])
+    assert not follow.abstained
+    assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
