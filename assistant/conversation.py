@@ -61,6 +61,9 @@ _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau"
                  # the agency the previous answer named: "sở đó", "phòng này", "cơ quan đó"
                  r"|so|phong|co quan|don vi|nganh)")
+_FIGURE_WORDS = re.compile(
+    r"\b(?:con số|chỉ tiêu|mục tiêu|số lượng|tỷ lệ|tỉ lệ|đặt ra|đặt|phấn đấu|con so|chi tieu|muc tieu|so luong|ty le"
+    r"|ti le|dat ra|dat|phan dau|targets?|figures?|goals?|numbers?|sets?|aims?)\b")
 # The matter itself pointed at: "quỹ đó", "vụ này". Not an office or a document ("phòng đó", "kế
 # hoạch này"), nor a figure: who must reach "chỉ tiêu đó" is a clause of its own.
 _MATTER_POINTED = (r"(kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|khoan|quy|nhiem vu|chinh sach|mo hinh"
@@ -244,7 +247,12 @@ def _rewrite(turn: Turn, previous: Turn | None, known_localities: list[str],
     fillers = _fillers(turn.language, turn.plain)
     # "hạn chót báo cáo là khi nào?" names a topic too thin to stand without the previous one.
     # "and in Vĩnh Linh's Plan 67?" names a document, which is no topic of its own.
-    content = _content_words(_without_documents(turn.topic), fillers)
+    topic = _without_documents(turn.topic)
+    if turn.intent == previous.intent == "how_many":
+        # "Còn Kiên Giang đặt con số bao nhiêu?": after a figure was asked for, words that only say
+        # "a figure" name no matter of their own.
+        topic = _FIGURE_WORDS.sub(" ", fold(topic))
+    content = _content_words(topic, fillers)
     # "Also, who manages the fund in Hà Tĩnh?": a question word and a topic of two words or more,
     # in a new place, ask a question of their own ("còn ở Quảng Nam thì giao ai?" does not).
     elsewhere = bool(turn.locality and previous and previous.locality and fold(turn.locality) != fold(previous.locality))

@@ -800,3 +800,13 @@ def test_the_matter_just_answered_pointed_at_in_another_place_is_answered_not_re
     assert first_cited(first) == ("quang-nam-cv-2651-ubnd-ktn-2020", ["5"])
     assert not follow.abstained
     assert first_cited(follow) == ("vinh-linh-cv-ubnd-nn-2023", ["3", "3.2"])
+
+
+def test_a_figure_asked_for_in_another_place_after_a_figure_is_the_previous_question_there():
+    first = "Đến năm 2030 Vĩnh Linh phấn đấu có bao nhiêu hợp tác xã?"
+    for follow_up in ("Còn Kiên Giang đặt con số bao nhiêu?", "Bên Kiên Giang thì họ đặt chỉ tiêu bao nhiêu?"):
+        question, rewritten = chat(first, follow_up)[1]
+        assert rewritten and question == "Đến năm 2030 Kiên Giang phấn đấu có bao nhiêu hợp tác xã?"
+    # After a question that asked who, "đặt chỉ tiêu" is what is asked about.
+    question, _ = chat("Ai phụ trách hướng dẫn thành lập HTX ở Vĩnh Linh?", "Còn Kiên Giang đặt chỉ tiêu bao nhiêu?")[1]
+    assert "hướng dẫn thành lập" not in question
