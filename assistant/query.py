@@ -397,7 +397,7 @@ _ENGLISH_WORDS = frozenset(
 # Chat shorthand of Vietnamese typed on a phone, spelled out (unaccented, as it is typed).
 # Not "bh" (bảo hiểm or bao giờ), "dk" (đăng ký or điều kiện), "ng", "vs": each has two readings.
 _SHORTHAND = {"bn": "bao nhieu", "dc": "duoc", "đc": "được", "ko": "khong", "k": "khong", "khg": "khong",
-              "hok": "khong", "j": "gi", "ntn": "nhu the nao", "bgio": "bao gio", "cx": "cung"}
+              "hok": "khong", "j": "gi", "ntn": "nhu the nao", "bgio": "bao gio", "cx": "cung", "bc": "bao cao"}
 # "k" after a figure is a thousand ("50k"), after "điểm" a point of a clause ("điểm k khoản 1");
 # "bn ơi" is "bạn ơi".
 _SHORTHAND_WORD = re.compile(

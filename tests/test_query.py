@@ -353,6 +353,7 @@ def test_what_a_question_asks_about_the_document_or_a_sum_is_recognised(question
     ("toi 2030 tong cong dc khoang bn htx", "toi 2030 tong cong duoc khoang bao nhieu htx"),
     ("co uu tien dia ban nao k", "co uu tien dia ban nao khong"),
     ("ai phu trach j o vinh linh", "ai phu trach gi o vinh linh"),
+    ("phai bc xong truoc khi nao", "phai bao cao xong truoc khi nao"),
     # "50k" is fifty thousand, "bn ơi" is "bạn ơi", and English keeps its words.
     ("phi 50k dc ko", "phi 50k duoc khong"),
     ("bn oi cho hoi htx", "bn oi cho hoi htx"),
