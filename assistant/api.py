@@ -235,8 +235,9 @@ class Assistant:
             if example.dated_by:
                 candidates = _first(candidates, self.retriever.chunk(example.dated_by))
         window = FRAGMENT_SHOWN_WINDOW if example is not None and example.about_shown else SHOWN_CLAUSE_WINDOW
-        if shown is not None and query.intent in ANSWER_KINDS and not self.retriever.gives_answer_kind(shown, query.intent):
-            # "phòng nào chịu trách nhiệm bảo đảm chỉ tiêu đó?" after a target that names no body:
+        if shown is not None and query.intent in ANSWER_KINDS \
+                and not self.retriever.gives_answer_kind(shown, query.intent):
+            # "by when should the awareness-raising be done?" after a clause that sets no date:
             # the clause just cited is what is asked about, not where the answer is.
             shown = None
         if shown is not None and shown in [h.chunk.chunk_id for h in candidates[:window]]:

@@ -61,6 +61,7 @@ _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 _MATTER_NOUNS = (rf"(?:{_SAME_NOUN_WORDS}|quy|nhiem vu|chinh sach|ke hoach|van ban|muc tieu|bao cao|mo hinh|yeu cau"
                  # the agency the previous answer named: "sở đó", "phòng này", "cơ quan đó"
                  r"|so|phong|co quan|don vi|nganh)")
+# Words that say only "a figure": "đặt con số", "chỉ tiêu", "the target".
 _FIGURE_WORDS = re.compile(
     r"\b(?:con số|chỉ tiêu|mục tiêu|số lượng|tỷ lệ|tỉ lệ|đặt ra|đặt|phấn đấu|con so|chi tieu|muc tieu|so luong|ty le"
     r"|ti le|dat ra|dat|phan dau|targets?|figures?|goals?|numbers?|sets?|aims?)\b")
