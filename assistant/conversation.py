@@ -53,7 +53,9 @@ _QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "where", "when", "wh
                    "sao", "bao"}
 # Nouns that, pointed at with "này/đó/vậy", stand for the whole previous question: "việc này",
 # "con số đó", "vụ này". Matched unaccented, where "nay"/"do" alone are too common to count.
-_SAME_NOUN_WORDS = r"kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|muc|khoan|con so|so lieu|chi tieu|ty le"
+# (Of them, a section or a figure is not the matter itself: see _MATTER_POINTED.)
+_PLAIN_MATTER_WORDS = r"kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|khoan"
+_SAME_NOUN_WORDS = rf"{_PLAIN_MATTER_WORDS}|muc|con so|so lieu|chi tieu|ty le"
 _SAME_NOUNS = rf"(?:{_SAME_NOUN_WORDS})"
 # Nouns for one matter the previous answer was about: "quỹ đó", "mô hình này". With its own
 # words, a question pointing at one is still a question of its own ("phòng nào lo hướng dẫn HTX
@@ -67,8 +69,7 @@ _FIGURE_WORDS = re.compile(
     r"|ti le|dat ra|dat|phan dau|targets?|figures?|goals?|numbers?|sets?|aims?)\b")
 # The matter itself pointed at: "quỹ đó", "vụ này". Not an office or a document ("phòng đó", "kế
 # hoạch này"), nor a figure: who must reach "chỉ tiêu đó" is a clause of its own.
-_MATTER_POINTED = (r"(kieu|viec|vu|cai|dieu|diem|van de|noi dung|chuyen|khoan|quy|nhiem vu|chinh sach|mo hinh"
-                   r"|yeu cau) (?:nay|do|ay)")
+_MATTER_POINTED = rf"({_PLAIN_MATTER_WORDS}|quy|nhiem vu|chinh sach|mo hinh|yeu cau) (?:nay|do|ay)"
 # "that fund", "this department": the English of _MATTER_NOUNS with a demonstrative.
 _ENGLISH_POINTED = (r"\b(?:this|that|these|those|the same)(?: whole| entire)? (?:fund|task|duty|dut(?:y|ies)"
                     r"|polic(?:y|ies)|report|model|target|work|job|requirement|point|item|matter|department|office"
